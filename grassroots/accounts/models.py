@@ -1,0 +1,84 @@
+import hashlib
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from grassroots.accounts.roles import STAFF_ROLES, Role
+
+
+class User(AbstractUser):
+    """A person who signs in. Staff have a scope: a territory node (with its subtree)
+    and/or a department; residents have none and see only what is theirs."""
+
+    full_name = models.CharField("姓名", max_length=50, blank=True)
+    phone = models.CharField("手机号", max_length=20, blank=True)
+    role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.RESIDENT)
+    region = models.ForeignKey(
+        "territory.Region", verbose_name="辖区范围", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    department = models.ForeignKey(
+        "territory.Department", verbose_name="所属部门", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+
+    class Meta:
+        verbose_name = "用户"
+        indexes = [models.Index(fields=["role", "region"], name="user_role_region")]
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class ApiToken(models.Model):
+    """A per-user API token. Only a SHA-256 digest is kept; the token is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField("用途", max_length=60)
+    prefix = models.CharField(max_length=8)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "接口令牌"
+        ordering = ["-created_at"]
+
+    @staticmethod
+    def digest_of(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class AuditEvent(models.Model):
+    """Append-only log of sign-ins, lockouts, permission denials and sensitive reads."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "登录成功"
+        LOGIN_FAILED = "login_failed", "登录失败"
+        LOCKED_OUT = "locked_out", "账户锁定"
+        LOGOUT = "logout", "退出登录"
+        DENIED = "denied", "越权访问被拒绝"
+        TOKEN_CREATED = "token_created", "创建接口令牌"
+        TOKEN_REVOKED = "token_revoked", "吊销接口令牌"
+        API_AUTH_FAILED = "api_auth_failed", "接口令牌无效"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "审计事件"
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["kind", "at"], name="audit_kind_at")]

@@ -1,0 +1,161 @@
+"""The one place that answers "may this user see / do this?".
+
+Every list, detail page, export and API endpoint asks here. Two questions:
+  * can(user, action)      — does the user's role allow the action at all?
+  * scope (regions_q, …)   — which records lie inside the user's scope?
+Anything outside the scope is answered with 404, as if it did not exist, and the
+attempt is written to the audit log.
+"""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from grassroots.accounts.models import AuditEvent, User
+from grassroots.accounts.roles import PERMISSIONS, Role
+from grassroots.territory.levels import DEPTH, Level
+from grassroots.territory.models import Department, Region
+from grassroots.territory.queries import path_prefix_q
+
+NOTHING = Q(pk__in=[])
+
+
+class Denied(Exception):
+    """The role does not allow the action (403)."""
+
+    def __init__(self, action: str, message: str = "您的角色无权执行此操作"):
+        super().__init__(message)
+        self.action = action
+        self.message = message
+
+
+def can(user: User, action: str) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return action in PERMISSIONS.get(user.role, frozenset())
+
+
+def require(user: User, action: str, request=None) -> None:
+    if not can(user, action):
+        audit_denial(user, request, f"action {action}")
+        raise Denied(action)
+
+
+# --- territory scope -----------------------------------------------------------------
+
+
+def scope_root(user: User) -> Region | None:
+    """The territory node whose subtree the user may see, or None for nothing.
+
+    A staff account scoped only to a department sees the territory of that department's
+    district. A superuser, or an admin without a region, sees the whole tree (returned
+    as None together with sees_everything()).
+    """
+    if not user.is_authenticated or not user.is_active or user.role == Role.RESIDENT and not user.is_superuser:
+        return None
+    if user.region_id:
+        return user.region
+    if user.department_id:
+        return user.department.district
+    return None
+
+
+def sees_everything(user: User) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or (user.role == Role.ADMIN and not user.region_id and not user.department_id))
+    )
+
+
+def regions_q(user: User, path_field: str = "path") -> Q:
+    """A filter selecting the records whose territory path lies inside the user's scope."""
+    if sees_everything(user):
+        return Q()
+    root = scope_root(user)
+    if root is None:
+        return NOTHING
+    return path_prefix_q(path_field, root.path)
+
+
+def visible_regions(user: User) -> QuerySet[Region]:
+    return Region.objects.filter(regions_q(user))
+
+
+def region_in_scope(user: User, region: Region) -> bool:
+    if sees_everything(user):
+        return True
+    root = scope_root(user)
+    return root is not None and region.path.startswith(root.path)
+
+
+def scoped(user: User, qs: QuerySet, path_field: str) -> QuerySet:
+    """Restrict any queryset to the user's territory scope through PATH_FIELD (e.g. "grid__path")."""
+    return qs.filter(regions_q(user, path_field))
+
+
+def get_region_or_404(user: User, code: str, request=None) -> Region:
+    region = Region.objects.select_related("parent").filter(code=code).first()
+    if region is None:
+        raise Http404("辖区节点不存在")
+    if not region_in_scope(user, region):
+        audit_denial(user, request, f"region {code} outside scope")
+        raise Http404("辖区节点不存在")
+    return region
+
+
+def home_region(user: User) -> Region | None:
+    """Where the user's territory pages start: their scope root, or the top of the tree."""
+    root = scope_root(user)
+    if root is not None:
+        return root
+    if sees_everything(user):
+        return Region.objects.filter(parent__isnull=True).order_by("code").first()
+    return None
+
+
+# --- departments ---------------------------------------------------------------------
+
+
+def visible_departments(user: User) -> QuerySet[Department]:
+    """Departments a user may see: their own department, or those of the districts in
+    (or containing) their territory scope."""
+    qs = Department.objects.select_related("district")
+    if sees_everything(user):
+        return qs
+    if not user.is_authenticated or user.role == Role.RESIDENT:
+        return qs.none()
+    if user.department_id and not user.region_id:
+        return qs.filter(pk=user.department_id)
+    root = scope_root(user)
+    if root is None:
+        return qs.none()
+    if DEPTH[root.level] >= DEPTH[Level.DISTRICT]:
+        district_code = root.path.strip("/").split("/")[DEPTH[Level.DISTRICT]]
+        return qs.filter(district__code=district_code)
+    return qs.filter(path_prefix_q("district__path", root.path))
+
+
+# --- audit ---------------------------------------------------------------------------
+
+
+def client_ip(request) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit(kind: str, *, user: User | None = None, username: str = "", request=None, detail: str = "") -> None:
+    AuditEvent.objects.create(
+        kind=kind,
+        user=user if user is not None and user.is_authenticated else None,
+        username=username or (user.username if user is not None and user.is_authenticated else ""),
+        ip=client_ip(request),
+        path=(request.get_full_path()[:300] if request is not None else ""),
+        detail=detail[:500],
+    )
+
+
+def audit_denial(user: User, request, detail: str) -> None:
+    audit(AuditEvent.Kind.DENIED, user=user, request=request, detail=detail)

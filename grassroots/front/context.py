@@ -1,0 +1,48 @@
+"""Navigation: each role sees only its own work."""
+
+from django.conf import settings
+from django.urls import reverse
+
+from grassroots.accounts.permissions import can, home_region
+from grassroots.accounts.roles import Action, Role
+
+ROLE_HOME_TITLES = {
+    Role.GRID_WORKER: "网格员工作台",
+    Role.COMMUNITY_STAFF: "社区工作台",
+    Role.DISPATCHER: "指挥调度工作台",
+    Role.HANDLER: "部门承办工作台",
+    Role.MEDIATOR: "人民调解工作台",
+    Role.LEADER: "领导驾驶舱",
+    Role.RESIDENT: "居民服务",
+    Role.ADMIN: "系统管理",
+}
+
+
+def nav_items(user) -> list[dict]:
+    if not user.is_authenticated:
+        return []
+    items = [{"label": "首页", "url": reverse("home"), "key": "home"}]
+    region = home_region(user)
+    if can(user, Action.VIEW_TERRITORY) and region is not None:
+        label = "我的网格" if user.role == Role.GRID_WORKER else "辖区地图"
+        items.append({"label": label, "url": reverse("territory:region", args=[region.code]), "key": "territory"})
+    if can(user, Action.CHECK_GRIDS) and region is not None:
+        items.append({"label": "网格检查", "url": reverse("territory:check", args=[region.code]), "key": "check"})
+    if can(user, Action.EDIT_TERRITORY):
+        items.append({"label": "导入辖区", "url": reverse("territory:import"), "key": "import"})
+    if can(user, Action.MANAGE_ACCOUNTS):
+        items.append({"label": "账户", "url": reverse("accounts:list"), "key": "accounts"})
+    if can(user, Action.VIEW_AUDIT):
+        items.append({"label": "审计日志", "url": reverse("accounts:audit"), "key": "audit"})
+    items.append({"label": "个人设置", "url": reverse("accounts:profile"), "key": "profile"})
+    return items
+
+
+def navigation(request) -> dict:
+    user = request.user
+    return {
+        "nav_items": nav_items(user),
+        "role_home_title": ROLE_HOME_TITLES.get(getattr(user, "role", ""), ""),
+        "map_tile_url": settings.MAP_TILE_URL,
+        "map_tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+    }
