@@ -9,15 +9,27 @@ The tree (codes are real 东城区/西城区 codes):
 """
 
 import os
+from functools import cache
 
 import pytest
+from django.contrib.auth.hashers import make_password
 
 from grassroots.accounts.roles import Role
-from grassroots.accounts.services import create_staff
+from grassroots.accounts.services import create_staff as _create_staff
 from grassroots.territory.models import Department, Region
 from grassroots.territory.services import create_region, ensure_departments
 
 PASSWORD = "Test-pass-2026"
+
+
+@cache
+def password_hash() -> str:
+    """Argon2 is slow on purpose; hash the shared test password once per run."""
+    return make_password(PASSWORD)
+
+
+def create_staff(*args, **kwargs):
+    return _create_staff(*args, password_hash=password_hash(), **kwargs)
 
 
 def square(lon: float, lat: float, w: float, h: float | None = None) -> dict:

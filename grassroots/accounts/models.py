@@ -52,6 +52,9 @@ class ApiToken(models.Model):
         verbose_name = "接口令牌"
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
     @staticmethod
     def digest_of(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
@@ -82,3 +85,6 @@ class AuditEvent(models.Model):
         verbose_name = "审计事件"
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["kind", "at"], name="audit_kind_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_kind_display()} {self.username}"

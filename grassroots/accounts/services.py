@@ -57,14 +57,18 @@ def user_for_token(raw: str) -> User | None:
 
 
 @transaction.atomic
-def create_staff(username: str, password: str, role: str, *, full_name: str = "", region=None, department=None,
-                 phone: str = "") -> User:
+def create_staff(username: str, password: str | None, role: str, *, full_name: str = "", region=None,
+                 department=None, phone: str = "", password_hash: str | None = None) -> User:
+    """Create an account. PASSWORD_HASH (from make_password) skips hashing again, for bulk creation."""
     if role not in Role.values:
         raise ValueError(f"未知角色：{role}")
     if role != Role.RESIDENT and role != Role.ADMIN and region is None and department is None:
         raise ValueError("工作人员账户必须有辖区范围或所属部门")
     user = User(username=username, role=role, full_name=full_name, region=region, department=department, phone=phone)
-    user.set_password(password)
+    if password_hash:
+        user.password = password_hash
+    else:
+        user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
     return user

@@ -1,5 +1,48 @@
-"""The REST API (django-ninja). OpenAPI docs at /api/docs."""
+"""The REST API (django-ninja). OpenAPI docs at /api/docs, schema at /api/openapi.json.
+
+Every operation requires a caller (Bearer token or session, see auth.py); the docs and
+the schema themselves are public because they describe the interface, not any data.
+Endpoints stay thin: accounts.permissions decides, territory.queries reads.
+"""
 
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="grassroots 基层治理平台 API", version="1", urls_namespace="api")
+from grassroots.api import errors
+from grassroots.api.accounts import router as accounts_router
+from grassroots.api.auth import ANY_AUTH
+from grassroots.api.docs import LocalSwagger
+from grassroots.api.territory import router as territory_router
+
+DESCRIPTION = """\
+基层社会治理平台的 REST 接口。
+
+**认证**：每个接口都需要认证。脚本和其他系统在请求头中提供个人接口令牌
+`Authorization: Bearer gr_…`（在“个人设置”页面创建，或登录后 POST /api/tokens）；
+浏览器中已登录的会话也可直接调用，非 GET 请求须在请求头 `X-CSRFToken` 中提供 csrftoken。
+
+**范围**：只返回调用者辖区范围内的数据。范围之外的记录与不存在的记录一样返回 404，
+且不会出现在任何列表或计数中。
+
+**错误**：401 未认证或令牌无效；403 角色无权执行该操作；404 不存在或不在辖区范围内；
+422 参数不正确（`detail` 指出哪个参数）。所有错误均为 `{"detail": "中文说明"}`。
+"""
+
+api = NinjaAPI(
+    title="grassroots 基层治理平台 API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=ANY_AUTH,
+    docs=LocalSwagger(),
+    openapi_extra={
+        "tags": [
+            {"name": "账户", "description": "当前用户与个人接口令牌"},
+            {"name": "辖区", "description": "省→市→区/县→街道/乡镇→社区/村→网格 的辖区树"},
+            {"name": "网格", "description": "网格与坐标查询（网格进图）"},
+            {"name": "部门", "description": "各区县的职能部门"},
+        ]
+    },
+)
+errors.install(api)
+api.add_router("", accounts_router)
+api.add_router("", territory_router)

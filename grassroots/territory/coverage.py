@@ -60,6 +60,13 @@ def check_community(community: Region) -> CommunityCoverage:
     report.ungridded = [g.code for g in grids if not g.boundary]
     shaped = [(g, geo.to_geometry(g.boundary)) for g in grids if g.boundary]
     if not shaped:
+        if community.boundary:
+            # No grid polygon at all: the whole community is a gap.
+            outline = geo.to_geometry(community.boundary)
+            area = geo.area_m2(outline)
+            if area > tol:
+                report.gap_m2 = round(area, 1)
+                report.gap_geojson = geo.to_geojson(outline)
         return report
     geoms = [s for _, s in shaped]
     tree = shapely.STRtree(geoms)

@@ -46,6 +46,10 @@ class Region(models.Model):
         return LABELS[self.level]
 
     @property
+    def area_km2(self) -> float | None:
+        return None if self.area_m2 is None else round(self.area_m2 / 1_000_000, 2)
+
+    @property
     def is_grid(self) -> bool:
         return self.level == Level.GRID
 

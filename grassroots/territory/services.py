@@ -57,6 +57,8 @@ def create_region(code: str, name: str, level: str, parent: Region | None, bound
     if problem:
         raise ValueError(problem)
     if parent is not None:
+        if level == Level.PROVINCE:
+            raise ValueError("省级节点不能有上级")
         if parent_level(level) != parent.level:
             raise ValueError(f"{LABELS[level]}的上级应为{LABELS[parent_level(level)]}")
         problem = child_code_problem(parent.level, parent.code, code)
@@ -107,7 +109,8 @@ class ImportProblem:
 
     def __str__(self) -> str:
         col = f"（{self.column}）" if self.column else ""
-        return f"{self.source} {self.where}{col}：{self.message}"
+        where = f" {self.where}" if self.where else ""
+        return f"{self.source}{where}{col}：{self.message}"
 
 
 @dataclass
@@ -125,6 +128,8 @@ class ImportReport:
 
 
 TREE_COLUMNS = ["code", "name", "level", "parent_code"]
+# Columns the export writes after TREE_COLUMNS (views.region_export); accepted and ignored on import.
+OPTIONAL_TREE_COLUMNS = ["area_m2"]
 
 
 @dataclass
@@ -137,18 +142,30 @@ class _Row:
 
 
 def _read_tree(text: str, source: str, report: ImportReport) -> list[_Row]:
+    if not text.lstrip("\ufeff").strip():
+        report.errors.append(ImportProblem(source, "", "", f"文件为空，应有表头 {','.join(TREE_COLUMNS)} 和数据行"))
+        return []
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lstrip("\ufeff") for h in (reader.fieldnames or [])]
-    if header != TREE_COLUMNS:
+    if header[: len(TREE_COLUMNS)] != TREE_COLUMNS or header[len(TREE_COLUMNS) :] not in (
+        [],
+        OPTIONAL_TREE_COLUMNS,
+    ):
         report.errors.append(
             ImportProblem(source, "第 1 行", "表头", f"表头应为 {','.join(TREE_COLUMNS)}，实际为 {','.join(header) or '（空）'}")
         )
         return []
     reader.fieldnames = header
     rows = []
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num  # the file's own line number: blank lines are skipped but counted
         if raw.get(None):
-            report.errors.append(ImportProblem(source, f"第 {line} 行", "", "列数多于表头"))
+            report.errors.append(
+                ImportProblem(
+                    source, f"第 {line} 行", "",
+                    f"列数多于表头：表头 {len(header)} 列，本行 {len(header) + len(raw[None])} 列（名称中的逗号请用引号括起）",
+                )
+            )
             continue
         values = {k: (raw.get(k) or "").strip() for k in TREE_COLUMNS}
         if not any(values.values()):
@@ -198,6 +215,9 @@ def _check_tree(rows: list[_Row], source: str, report: ImportReport) -> dict[str
             continue
         existing = in_db.get(row.code)
         expected_parent_level = parent_level(row.level)
+        if existing is not None and existing.level != row.level:
+            err.append(ImportProblem(source, where, "level", f"系统中“{row.code}”是{existing.level_label}，导入不能改变层级"))
+            continue
         if expected_parent_level is None:
             if row.parent_code:
                 err.append(ImportProblem(source, where, "parent_code", "省级节点不应有上级代码"))
@@ -223,9 +243,7 @@ def _check_tree(rows: list[_Row], source: str, report: ImportReport) -> dict[str
         if problem:
             err.append(ImportProblem(source, where, "code", problem))
         if existing is not None:
-            if existing.level != row.level:
-                err.append(ImportProblem(source, where, "level", f"系统中“{row.code}”是{existing.level_label}，导入不能改变层级"))
-            elif existing.parent and existing.parent.code != row.parent_code:
+            if existing.parent and existing.parent.code != row.parent_code:
                 err.append(ImportProblem(source, where, "parent_code", f"系统中“{row.code}”属于“{existing.parent.code}”，导入不能移动节点"))
     return in_file
 
@@ -240,18 +258,20 @@ def _read_grids(text: str, source: str, report: ImportReport, known_codes: set[s
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection" or not isinstance(data.get("features"), list):
         err.append(ImportProblem(source, "", "", "应为 GeoJSON FeatureCollection（type 为 FeatureCollection，含 features 数组）"))
         return {}
+    def code_of(feature) -> str:
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        return str((properties if isinstance(properties, dict) else {}).get("code") or "").strip()
+
     boundaries: dict[str, dict] = {}
     db_codes = set(
-        Region.objects.filter(code__in=[
-            str((f.get("properties") or {}).get("code", "")) for f in data["features"] if isinstance(f, dict)
-        ]).values_list("code", flat=True)
+        Region.objects.filter(code__in=[code_of(f) for f in data["features"]]).values_list("code", flat=True)
     )
     for n, feature in enumerate(data["features"], start=1):
         where = f"第 {n} 个要素"
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
             err.append(ImportProblem(source, where, "", "不是 GeoJSON Feature"))
             continue
-        code = str((feature.get("properties") or {}).get("code") or "").strip()
+        code = code_of(feature)
         if not code:
             err.append(ImportProblem(source, where, "properties.code", "缺少节点代码 properties.code"))
             continue
@@ -280,10 +300,29 @@ def _read_grids(text: str, source: str, report: ImportReport, known_codes: set[s
             err.append(ImportProblem(source, where, "geometry", f"坐标超出中国范围的 WGS-84 经纬度{hint}"))
             continue
         if not geom.is_valid:
-            err.append(ImportProblem(source, where, "geometry", f"多边形无效：{shapely.validation.explain_validity(geom)}"))
+            err.append(ImportProblem(source, where, "geometry", f"多边形无效：{_invalid_reason(geom)}"))
             continue
         boundaries[code] = geometry
     return boundaries
+
+
+_INVALID_REASONS = {
+    "Self-intersection": "边界自相交（如“8”字形）",
+    "Ring Self-intersection": "环自相交",
+    "Too few points": "顶点太少",
+    "Hole lies outside shell": "内环（洞）在外环之外",
+    "Nested shells": "多个外环互相嵌套",
+    "Interior is disconnected": "内部不连通",
+    "Nested holes": "内环互相嵌套",
+}
+
+
+def _invalid_reason(geom) -> str:
+    """GEOS's reason why GEOM is invalid, in Chinese where we know the words ("Self-intersection[x y]")."""
+    reason = shapely.is_valid_reason(geom)
+    kind, _, at = reason.partition("[")
+    words = _INVALID_REASONS.get(kind.strip(), kind.strip())
+    return f"{words}，位置 {at.rstrip(']')}" if at else words
 
 
 def import_territory(
@@ -325,7 +364,7 @@ def import_territory(
             else:
                 changed = region.name != row.name
                 region.name = row.name
-                if boundary is not None:
+                if boundary is not None and boundary != region.boundary:
                     region.__dict__.update(geometry_fields(boundary))
                     report.boundaries += 1
                     changed = True
@@ -333,8 +372,11 @@ def import_territory(
                     region.save()
                     report.updated += 1
         for code, boundary in boundaries.items():
-            set_boundary(Region.objects.get(code=code), boundary)
-            report.boundaries += 1
+            region = Region.objects.get(code=code)
+            if region.boundary != boundary:
+                set_boundary(region, boundary)
+                report.boundaries += 1
+                report.updated += 1
         missing = [r.code for r in rows if r.level == Level.GRID and existing[r.code].boundary is None]
         if missing:
             report.warnings.append(f"{len(missing)} 个网格没有边界，无法按坐标定位：{'、'.join(missing[:10])}")
@@ -345,11 +387,15 @@ def import_territory(
 
 
 def import_territory_files(tree: Path | None, grids: Path | None, *, dry_run: bool = False) -> ImportReport:
-    def read(path: Path | None) -> str | None:
-        return path.read_text(encoding="utf-8-sig") if path else None
-
+    texts: list[str | None] = []
+    for path in (tree, grids):
+        try:
+            texts.append(path.read_text(encoding="utf-8-sig") if path else None)
+        except UnicodeDecodeError:
+            problem = ImportProblem(path.name, "", "", "不是 UTF-8 编码的文本文件，请另存为 UTF-8（CSV UTF-8）后再导入")
+            return ImportReport(errors=[problem], dry_run=dry_run)
     return import_territory(
-        read(tree), read(grids),
+        *texts,
         tree_source=tree.name if tree else "tree.csv",
         grids_source=grids.name if grids else "grids.geojson",
         dry_run=dry_run,

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 
 from grassroots.accounts.models import User
 from grassroots.accounts.permissions import (
+    can,
     get_region_or_404,
     home_region,
     region_in_scope,
@@ -43,6 +44,7 @@ def region_page(request, code: str):
         "breadcrumbs": [(a, region_in_scope(request.user, a)) for a in trail],
         "counts": level_counts(region),
         "level_labels": LABELS,
+        "perms_check": can(request.user, Action.CHECK_GRIDS),
     }
     if region.level == Level.GRID:
         context["workers"] = User.objects.filter(region=region, role=Role.GRID_WORKER, is_active=True)

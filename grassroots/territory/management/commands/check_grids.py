@@ -15,11 +15,12 @@ class Command(BaseCommand):
             node = Region.objects.filter(code=region).first()
             if node is None:
                 raise CommandError(f"节点不存在：{region}")
+            roots = [node]
         else:
-            node = Region.objects.filter(parent__isnull=True).order_by("code").first()
-            if node is None:
+            roots = list(Region.objects.filter(parent__isnull=True).order_by("code"))
+            if not roots:
                 raise CommandError("系统中还没有辖区数据")
-        reports = check_region(node)
+        reports = [report for root in roots for report in check_region(root)]
         bad = [r for r in reports if not r.ok]
         for r in bad:
             self.stdout.write(f"{r.code} {r.name}（{r.grid_count} 个网格）")

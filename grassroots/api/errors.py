@@ -1,0 +1,108 @@
+"""Every refusal the API gives, as JSON with a Chinese `detail` a user can act on.
+
+401 no or bad credentials · 403 the role does not allow it (or CSRF failed) · 404 not
+found *or outside the caller's scope* (the two are indistinguishable on purpose) ·
+422 a parameter is wrong, naming the parameter.
+"""
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from grassroots.accounts.permissions import Denied
+
+UNAUTHENTICATED_MESSAGE = "请先登录，或在请求头 Authorization 中提供 Bearer 接口令牌"
+NOT_FOUND_MESSAGE = "请求的资源不存在"
+
+# Where a parameter came from, as a user would call it.
+_SOURCE_WORDS = {"query": "参数", "path": "路径参数", "body": "字段", "form": "字段", "header": "请求头", "cookie": "Cookie"}
+
+
+def field_message(error: dict) -> tuple[str, str]:
+    """(field name, Chinese message) for one pydantic error as ninja reports it."""
+    loc = [str(part) for part in error.get("loc", ())]
+    source = loc[0] if loc else ""
+    parts = loc[1:]
+    if source == "body" and len(parts) > 1:
+        parts = parts[1:]  # ("body", "payload", "name"): "payload" is our argument name, not the client's
+    field = ".".join(parts)
+    what = f"{_SOURCE_WORDS.get(source, '参数')} {field}" if field else "请求体"
+    ctx = error.get("ctx") or {}
+    kind = error.get("type", "")
+
+    if kind == "missing":
+        return field, f"缺少{what}"
+    if kind in {"float_parsing", "float_type", "decimal_parsing"}:
+        return field, f"{what} 应为数字"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return field, f"{what} 应为整数"
+    if kind == "finite_number":
+        return field, f"{what} 应为有限的数字"
+    if kind == "bool_parsing":
+        return field, f"{what} 应为 true 或 false"
+    if kind == "greater_than_equal":
+        return field, f"{what} 应不小于 {ctx.get('ge')}"
+    if kind == "greater_than":
+        return field, f"{what} 应大于 {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return field, f"{what} 应不大于 {ctx.get('le')}"
+    if kind == "less_than":
+        return field, f"{what} 应小于 {ctx.get('lt')}"
+    if kind == "string_too_short":
+        return field, f"{what} 至少应有 {ctx.get('min_length')} 个字符"
+    if kind == "string_too_long":
+        return field, f"{what} 不能超过 {ctx.get('max_length')} 个字符"
+    if kind in {"enum", "literal_error"}:
+        return field, f"{what} 应为以下之一：{ctx.get('expected', '')}"
+    if kind == "string_pattern_mismatch":
+        return field, f"{what} 格式不正确"
+    if kind == "string_type":
+        return field, f"{what} 应为字符串"
+    if kind == "json_invalid":
+        return field, "请求体不是有效的 JSON"
+    if kind in {"model_attributes_type", "dict_type", "model_type"}:
+        return field, f"{what} 应为 JSON 对象"
+    if kind == "value_error" and ctx.get("error"):
+        return field, f"{what}：{ctx['error']}"
+    return field, f"{what} 的值不正确"
+
+
+def install(api: NinjaAPI) -> None:
+    """Replace ninja's English default handlers with ours."""
+
+    def respond(request: HttpRequest, status: int, body: dict) -> HttpResponse:
+        return api.create_response(request, body, status=status)
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        # ninja raises AuthenticationError() with its English default when no method matched.
+        message = exc.message if exc.message != "Unauthorized" else UNAUTHENTICATED_MESSAGE
+        response = respond(request, 401, {"detail": message})
+        response["WWW-Authenticate"] = 'Bearer realm="grassroots"'
+        return response
+
+    @api.exception_handler(Denied)
+    def denied(request: HttpRequest, exc: Denied) -> HttpResponse:
+        return respond(request, 403, {"detail": exc.message})  # already audited by require()
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        # Our code raises Http404 with a Chinese message only; anything else gets the generic one.
+        message = str(exc) if exc.args and not str(exc).isascii() else NOT_FOUND_MESSAGE
+        return respond(request, 404, {"detail": message})
+
+    @api.exception_handler(ValidationError)
+    def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        errors = []
+        for error in exc.errors:
+            field, message = field_message(error)
+            errors.append({"field": field, "message": message})
+        detail = "；".join(dict.fromkeys(e["message"] for e in errors)) or "请求参数不正确"
+        return respond(request, 422, {"detail": detail, "errors": errors})
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        message = str(exc)
+        if message.startswith("Cannot parse request body"):  # ninja's own wording for a bad JSON body
+            message = "请求体不是有效的 JSON"
+        return respond(request, exc.status_code, {"detail": message})

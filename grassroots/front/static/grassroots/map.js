@@ -1,0 +1,54 @@
+/* The territory map: boundaries from the page's GeoJSON endpoint, drawn with Leaflet.
+   No base tiles unless the deployment configured its own tile server (MAP_TILE_URL). */
+(function () {
+  "use strict";
+  var el = document.getElementById("map");
+  if (!el || typeof L === "undefined") { return; }
+  var map = L.map(el, { zoomSnap: 0.25, attributionControl: !!el.dataset.tiles });
+  if (el.dataset.tiles) {
+    L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+  } else {
+    el.classList.add("no-tiles");
+  }
+  var palette = ["#2f7d5b", "#3b6ea5", "#a8652a", "#7a4f9a", "#b3473f", "#2c8a8a", "#8a7a2c", "#5a6b7a"];
+  var linkBase = el.dataset.linkBase;
+  fetch(el.dataset.geojson, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+    .then(function (data) {
+      var i = 0;
+      var layer = L.geoJSON(data, {
+        style: function (f) {
+          if (f.properties.role === "outline") {
+            return { color: "#333", weight: 2, fill: false, dashArray: "4 4" };
+          }
+          var c = palette[i++ % palette.length];
+          return { color: c, weight: 1.5, fillColor: c, fillOpacity: 0.25 };
+        },
+        onEachFeature: function (f, lyr) {
+          lyr.feature = f;
+          if (f.properties.role === "outline") { return; }
+          lyr.bindTooltip(f.properties.name, { sticky: true });
+          lyr.on("click", function () {
+            if (f.properties.code !== el.dataset.current) { window.location.href = linkBase + f.properties.code + "/"; }
+          });
+          if (lyr.getElement) {
+            lyr.on("add", function () {
+              var path = lyr.getElement();
+              if (path) { path.setAttribute("data-code", f.properties.code); path.setAttribute("aria-label", f.properties.name); }
+            });
+          }
+        }
+      }).addTo(map);
+      if (layer.getLayers().length) {
+        map.fitBounds(layer.getBounds(), { padding: [12, 12] });
+      } else {
+        map.setView([39.9, 116.4], 11);
+        el.insertAdjacentHTML("beforeend", '<div class="map-empty">没有可显示的边界</div>');
+      }
+      el.dataset.features = String(layer.getLayers().length);
+      el.classList.add("ready");
+    })
+    .catch(function () {
+      el.insertAdjacentHTML("beforeend", '<div class="map-empty">地图数据加载失败，请刷新重试</div>');
+    });
+})();
