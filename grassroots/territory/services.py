@@ -242,9 +242,8 @@ def _check_tree(rows: list[_Row], source: str, report: ImportReport) -> dict[str
         problem = child_code_problem(expected_parent_level, row.parent_code, row.code)
         if problem:
             err.append(ImportProblem(source, where, "code", problem))
-        if existing is not None:
-            if existing.parent and existing.parent.code != row.parent_code:
-                err.append(ImportProblem(source, where, "parent_code", f"系统中“{row.code}”属于“{existing.parent.code}”，导入不能移动节点"))
+        if existing is not None and existing.parent and existing.parent.code != row.parent_code:
+            err.append(ImportProblem(source, where, "parent_code", f"系统中“{row.code}”属于“{existing.parent.code}”，导入不能移动节点"))
     return in_file
 
 
@@ -325,6 +324,37 @@ def _invalid_reason(geom) -> str:
     return f"{words}，位置 {at.rstrip(']')}" if at else words
 
 
+def _check_within(
+    within: Region, rows: list[_Row], boundaries: dict[str, dict], sources: tuple[str, str], report: ImportReport
+) -> None:
+    """Every node the import would create or change must lie inside WITHIN's subtree.
+
+    An existing node is inside when its path is; a new node when its parent is an
+    existing node inside, or another new node of the same file (itself checked here).
+    """
+    tree_source, grids_source = sources
+    new_rows = {r.code: r for r in rows}
+    codes = set(new_rows) | {r.parent_code for r in rows if r.parent_code} | set(boundaries)
+    paths = dict(Region.objects.filter(code__in=codes).values_list("code", "path"))
+
+    def inside(code: str) -> bool:
+        return paths[code].startswith(within.path)
+
+    outside = f"不在您的管辖范围（{within.name}）内"
+    for row in rows:
+        where = f"第 {row.line} 行"
+        if row.code in paths:
+            if not inside(row.code):
+                report.errors.append(ImportProblem(tree_source, where, "code", f"“{row.code}”{outside}"))
+        elif row.parent_code in paths and not inside(row.parent_code):
+            report.errors.append(ImportProblem(tree_source, where, "parent_code", f"上级“{row.parent_code}”{outside}"))
+        elif not row.parent_code:
+            report.errors.append(ImportProblem(tree_source, where, "parent_code", f"新节点“{row.code}”{outside}"))
+    for code in boundaries:
+        if code in paths and not inside(code):
+            report.errors.append(ImportProblem(grids_source, f"边界“{code}”", "properties.code", f"该节点{outside}"))
+
+
 def import_territory(
     tree_text: str | None = None,
     grids_text: str | None = None,
@@ -332,10 +362,13 @@ def import_territory(
     tree_source: str = "tree.csv",
     grids_source: str = "grids.geojson",
     dry_run: bool = False,
+    within: Region | None = None,
 ) -> ImportReport:
     """Import a tree and/or boundaries. Every row is checked first; nothing is written unless all pass.
 
     Re-importing the same files updates names and boundaries instead of duplicating nodes.
+    WITHIN, when given, is the importing user's scope: nothing outside its subtree may be
+    created or changed.
     """
     report = ImportReport(dry_run=dry_run)
     rows: list[_Row] = []
@@ -346,6 +379,8 @@ def import_territory(
     boundaries: dict[str, dict] = {}
     if grids_text is not None:
         boundaries = _read_grids(grids_text, grids_source, report, set(in_file))
+    if within is not None and not report.errors:
+        _check_within(within, rows, boundaries, (tree_source, grids_source), report)
     if report.errors:
         return report
 

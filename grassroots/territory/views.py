@@ -15,6 +15,8 @@ from grassroots.accounts.permissions import (
     region_in_scope,
     regions_q,
     require,
+    scope_root,
+    sees_everything,
     visible_departments,
 )
 from grassroots.accounts.roles import Action, Role
@@ -142,6 +144,7 @@ def import_page(request):
                     tree_source=form.cleaned_data["tree"].name if form.cleaned_data.get("tree") else "tree.csv",
                     grids_source=form.cleaned_data["grids"].name if form.cleaned_data.get("grids") else "grids.geojson",
                     dry_run=form.cleaned_data["dry_run"],
+                    within=None if sees_everything(request.user) else scope_root(request.user),
                 )
     status = 400 if (form.errors or (report and report.errors)) else 200
     return render(request, "territory/import.html", {"form": form, "report": report}, status=status)
