@@ -16,7 +16,7 @@ from django.contrib.auth.hashers import make_password
 
 from grassroots.accounts.roles import Role
 from grassroots.accounts.services import create_staff as _create_staff
-from grassroots.territory.models import Department, Region
+from grassroots.territory.models import Department
 from grassroots.territory.services import create_region, ensure_departments
 
 PASSWORD = "Test-pass-2026"

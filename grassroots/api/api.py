@@ -6,6 +6,7 @@ Endpoints stay thin: accounts.permissions decides, territory.queries reads.
 """
 
 from ninja import NinjaAPI
+from ninja.renderers import JSONRenderer
 
 from grassroots.api import errors
 from grassroots.api.accounts import router as accounts_router
@@ -27,6 +28,14 @@ DESCRIPTION = """\
 422 参数不正确（`detail` 指出哪个参数）。所有错误均为 `{"detail": "中文说明"}`。
 """
 
+
+
+class ChineseJSONRenderer(JSONRenderer):
+    """UTF-8 JSON without \\u escapes: the same bytes on the wire, readable in curl and logs."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="grassroots 基层治理平台 API",
     version="1",
@@ -34,6 +43,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ANY_AUTH,
     docs=LocalSwagger(),
+    renderer=ChineseJSONRenderer(),
     openapi_extra={
         "tags": [
             {"name": "账户", "description": "当前用户与个人接口令牌"},

@@ -18,6 +18,13 @@ NOT_FOUND_MESSAGE = "请求的资源不存在"
 _SOURCE_WORDS = {"query": "参数", "path": "路径参数", "body": "字段", "form": "字段", "header": "请求头", "cookie": "Cookie"}
 
 
+def _num(value) -> str:
+    """90.0 → "90": limits read as people write them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def field_message(error: dict) -> tuple[str, str]:
     """(field name, Chinese message) for one pydantic error as ninja reports it."""
     loc = [str(part) for part in error.get("loc", ())]
@@ -41,19 +48,20 @@ def field_message(error: dict) -> tuple[str, str]:
     if kind == "bool_parsing":
         return field, f"{what} 应为 true 或 false"
     if kind == "greater_than_equal":
-        return field, f"{what} 应不小于 {ctx.get('ge')}"
+        return field, f"{what} 应不小于 {_num(ctx.get('ge'))}"
     if kind == "greater_than":
-        return field, f"{what} 应大于 {ctx.get('gt')}"
+        return field, f"{what} 应大于 {_num(ctx.get('gt'))}"
     if kind == "less_than_equal":
-        return field, f"{what} 应不大于 {ctx.get('le')}"
+        return field, f"{what} 应不大于 {_num(ctx.get('le'))}"
     if kind == "less_than":
-        return field, f"{what} 应小于 {ctx.get('lt')}"
+        return field, f"{what} 应小于 {_num(ctx.get('lt'))}"
     if kind == "string_too_short":
         return field, f"{what} 至少应有 {ctx.get('min_length')} 个字符"
     if kind == "string_too_long":
         return field, f"{what} 不能超过 {ctx.get('max_length')} 个字符"
     if kind in {"enum", "literal_error"}:
-        return field, f"{what} 应为以下之一：{ctx.get('expected', '')}"
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "").replace(", ", "、")
+        return field, f"{what} 应为以下之一：{expected}"
     if kind == "string_pattern_mismatch":
         return field, f"{what} 格式不正确"
     if kind == "string_type":

@@ -32,12 +32,15 @@ ERRORS: dict[int, type[Schema]] = {
 }
 
 
+class PageIn(Schema):
+    limit: int = Field(100, ge=1, le=1000, description="每页条数，1–1000，默认 100")
+    offset: int = Field(0, ge=0, description="从第几条开始（跳过的条数），默认 0")
+
+
 class Pagination(LimitOffsetPagination):
     """limit/offset pagination with a ceiling, so no single call can pull a whole province."""
 
-    class Input(Schema):
-        limit: int = Field(100, ge=1, le=1000, description="每页条数，1–1000，默认 100")
-        offset: int = Field(0, ge=0, description="从第几条开始（跳过的条数），默认 0")
+    Input = PageIn
 
     class Output(Schema):
         items: list[Any] = Field(description="本页记录")

@@ -67,7 +67,7 @@ class RegionFilter(Schema):
         None, description="只列出该层级的节点（在 parent 或辖区根节点之下的所有层级中查找）"
     )
     q: str | None = Field(
-        None, min_length=1, max_length=50, description="名称包含该文字的节点（在 parent 或整个辖区范围内查找）"
+        None, max_length=50, description="名称包含该文字的节点（在 parent 或整个辖区范围内查找）；空白视为未填"
     )
 
 
@@ -83,8 +83,9 @@ def list_regions(request: HttpRequest, filters: Query[RegionFilter]):
     user = request.user
     qs = visible_regions(user).annotate(parent_code=F("parent__code")).order_by("path")
     anchor = get_region_or_404(user, filters.parent, request) if filters.parent else scope_root(user)
+    q = (filters.q or "").strip()  # a search box submitted empty means "no search"
 
-    if filters.level is None and filters.q is None:
+    if filters.level is None and not q:
         if anchor is not None:
             return qs.filter(parent=anchor)
         if sees_everything(user):
@@ -98,8 +99,8 @@ def list_regions(request: HttpRequest, filters: Query[RegionFilter]):
             qs = qs.exclude(pk=anchor.pk)
     if filters.level is not None:
         qs = qs.filter(level=filters.level)
-    if filters.q is not None:
-        qs = qs.filter(name__icontains=filters.q.strip())
+    if q:
+        qs = qs.filter(name__icontains=q)
     return qs
 
 
