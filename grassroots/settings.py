@@ -7,6 +7,8 @@ Environment variables (all optional in development):
   ALLOWED_HOSTS           comma separated
   CSRF_TRUSTED_ORIGINS    comma separated, e.g. https://grassroots.example.gov.cn
   GRASSROOTS_VAR_DIR      where the SQLite database and uploads live (default ./var)
+  STATIC_MANIFEST         serve collectstatic's hashed files (default: on when DEBUG is off)
+  SECURE_COOKIES          HTTPS-only cookies (default: on when DEBUG is off)
   MAP_TILE_URL            a tile server template; empty means no base map tiles
   SESSION_IDLE_MINUTES    idle session expiry (default 480)
   LOGIN_FAILURE_LIMIT     failed logins before lockout (default 5)
@@ -159,16 +161,19 @@ def _leaflet_dir() -> str:
 
 
 STATICFILES_DIRS = [("vendor/leaflet", _leaflet_dir())]
+# Production serves hashed, compressed files made by `collectstatic`; development and the
+# demo serve straight from the installed packages (STATIC_MANIFEST=0).
+STATIC_MANIFEST = envbool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = True
-if DEBUG:
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
     import warnings
 
     # In development static files come from the finders; var/static exists only after collectstatic.

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Install, migrate, load the demo city when the database is empty, print one login per
 # role and serve http://127.0.0.1:8000 — on the embedded SQLite database under var/.
+# The demo runs as a deployment would (DEBUG off, a secret key of its own), over plain
+# HTTP on the loopback address, serving static files from the installed packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(./scripts/bootstrap.sh)
+mkdir -p var
+if [ ! -s var/secret_key ]; then
+  "$py" -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
+  chmod 600 var/secret_key
+fi
+export DEBUG="${DEBUG:-0}" SECRET_KEY_FILE="${SECRET_KEY_FILE:-$PWD/var/secret_key}"
+export ALLOWED_HOSTS="${ALLOWED_HOSTS:-127.0.0.1,localhost}" SECURE_COOKIES="${SECURE_COOKIES:-0}" STATIC_MANIFEST="${STATIC_MANIFEST:-0}"
 exec "$py" -m grassroots.cli demo "$@"

@@ -301,3 +301,9 @@ def test_docs_page_loads_with_local_assets(http, db):
     assert http.get("/api/docs/assets/swagger-ui-bundle.js").headers["content-type"].endswith("javascript")
     assert http.get("/api/docs/assets/redoc.standalone.js.map").status_code == 404
     assert http.get("/api/docs/assets/..%2F__init__.py").status_code == 404
+
+
+def test_unknown_api_path_answers_json_404(client):
+    response = client.get("/api/no-such-endpoint")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "接口不存在"}

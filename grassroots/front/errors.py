@@ -1,7 +1,10 @@
+from django.http import JsonResponse
 from django.shortcuts import render
 
 
 def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "接口不存在"}, status=404, json_dumps_params={"ensure_ascii": False})
     return render(request, "404.html", status=404)
 
 

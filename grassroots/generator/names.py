@@ -87,7 +87,10 @@ VILLAGE_KINDS = ("庄", "各庄", "家庄", "营", "家营", "屯", "店", "峪"
 def community_name(rng: random.Random, taken: set[str]) -> str:
     """A 社区 name not in TAKEN (and added to it)."""
     for _ in range(1000):
-        name = rng.choice(COMMUNITY_WORDS) + rng.choice(COMMUNITY_KINDS) + "社区"
+        word, kind = rng.choice(COMMUNITY_WORDS), rng.choice(COMMUNITY_KINDS)
+        if word[-1] == kind[-1]:  # no 花园花园 or 花园家园
+            continue
+        name = word + kind + "社区"
         if name not in taken:
             taken.add(name)
             return name
