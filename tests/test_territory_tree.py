@@ -126,27 +126,21 @@ def test_subtree_options(prefix_tree):
 def test_subtree_listing_is_in_tree_order_without_the_node(prefix_tree):
     t = prefix_tree
     rows = queries.subtree_listing(t["street"])
-    assert [r["code"] for r in rows] == [
+    assert [r[1] for r in rows] == [
         "110101001001", "110101001001001", "110101001001002",
         "110101001002", "110101001002001", "110101001002002",
         "110101001010", "110101001010001",
     ]
-    by_code = {r["code"]: r for r in rows}
-    assert by_code["110101001001001"] == {
-        "id": t["A1"].pk,
-        "code": "110101001001001",
-        "name": "多福巷第一网格",
-        "level": "grid",
-        "parent_id": t["A"].pk,
-        "depth": 5,
-    }
-    assert by_code["110101001010"]["parent_id"] == t["street"].pk
-    assert by_code["110101001010"]["depth"] == 4
+    by_code = {r[1]: r for r in rows}
+    assert by_code["110101001001001"] == (t["A1"].pk, "110101001001001", "多福巷第一网格", t["A"].pk, 5)
+    assert queries.LEVEL_AT_DEPTH[by_code["110101001001001"][4]] == "grid"
+    assert by_code["110101001010"][3] == t["street"].pk
+    assert queries.LEVEL_AT_DEPTH[by_code["110101001010"][4]] == "community"
     # Every row's parent comes before it.
     seen = {t["street"].pk}
-    for row in rows:
-        assert row["parent_id"] in seen
-        seen.add(row["id"])
+    for row_id, _, _, parent_id, _ in rows:
+        assert parent_id in seen
+        seen.add(row_id)
     assert queries.subtree_listing(t["A1"]) == []
 
 

@@ -33,7 +33,13 @@ from grassroots.api.schemas import (
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
-from grassroots.territory.queries import ancestors, level_counts, path_prefix_q, subtree_listing
+from grassroots.territory.queries import (
+    LEVEL_AT_DEPTH,
+    ancestors,
+    level_counts,
+    path_prefix_q,
+    subtree_listing,
+)
 
 router = Router()
 
@@ -135,10 +141,10 @@ def region_subtree(request: HttpRequest, code: str):
     region = get_region_or_404(request.user, code, request)
     rows = subtree_listing(region)
     # Every parent in the listing is the node itself or another row, so codes resolve without a query.
-    code_of = {region.id: region.code, **{row["id"]: row["code"] for row in rows}}
+    code_of = {region.id: region.code, **{row[0]: row[1] for row in rows}}
     items = [
-        {"code": row["code"], "name": row["name"], "level": row["level"], "parent_code": code_of[row["parent_id"]]}
-        for row in rows
+        {"code": code, "name": name, "level": LEVEL_AT_DEPTH[depth], "parent_code": code_of[parent_id]}
+        for _, code, name, parent_id, depth in rows
     ]
     return {"root": _ref(region), "count": len(items), "items": items}
 

@@ -1,23 +1,20 @@
 """Reads of the territory tree. Subtrees are prefix queries on the materialised path."""
 
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from grassroots.territory.levels import DEPTH, Level
+from grassroots.territory.levels import DEPTH, ORDER, Level
 from grassroots.territory.models import Department, Region
 
 
 def path_prefix_q(field: str, prefix: str) -> Q:
-    """Rows whose FIELD starts with PREFIX (a path ending in "/"), answered from an index.
+    """Rows whose FIELD starts with PREFIX (a path ending in "/"), as an index range.
 
-    PostgreSQL answers LIKE 'prefix%' from the varchar_pattern_ops index. SQLite will not
-    use an index for LIKE (it is case-insensitive there), so we ask for the equivalent
-    range instead: every string that starts with ".../" sorts between ".../" and "...0",
-    because "0" is the character after "/".
+    Every string that starts with ".../" sorts between ".../" and "...0" ("0" is the
+    character after "/") when strings compare byte by byte, as paths do on every backend
+    (see models.PathField). A range, unlike LIKE, is answered from a plain index on both
+    SQLite (whose LIKE is case-insensitive and skips the index) and PostgreSQL.
     """
-    if connection.vendor == "sqlite":
-        return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix[:-1] + "0"})
-    return Q(**{f"{field}__startswith": prefix})
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix[:-1] + "0"})
 
 
 def subtree(node: Region, *, include_self: bool = True, levels: list[str] | None = None) -> QuerySet[Region]:
@@ -29,13 +26,20 @@ def subtree(node: Region, *, include_self: bool = True, levels: list[str] | None
     return qs
 
 
-def subtree_listing(node: Region) -> list[dict]:
-    """Every node below NODE (streets, communities, grids…) as light rows, in tree order."""
+# A subtree listing row: (id, code, name, parent_id, depth). Plain tuples, and the level
+# as its depth (LEVEL_AT_DEPTH), because a district at city scale has thousands of rows and
+# building a dict or decoding a level string per row costs more than the query itself.
+SubtreeRow = tuple[int, str, str, int, int]
+LEVEL_AT_DEPTH = list(ORDER)
+
+
+def subtree_listing(node: Region) -> list[SubtreeRow]:
+    """Every node below NODE (streets, communities, grids…) in tree order, parents first."""
     return list(
         Region.objects.filter(path_prefix_q("path", node.path))
         .exclude(pk=node.pk)
         .order_by("path")
-        .values("id", "code", "name", "level", "parent_id", "depth")
+        .values_list("id", "code", "name", "parent_id", "depth")
     )
 
 
