@@ -177,7 +177,7 @@ if not STATIC_MANIFEST:
     import warnings
 
     # In development static files come from the finders; var/static exists only after collectstatic.
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"

@@ -130,6 +130,6 @@ def demo_login_rows(password: str) -> list[tuple[str, str, str, str]]:
         elif user.department is not None:
             scope = f"{user.department.district.name}{user.department.name}"
         else:
-            scope = "本人的诉求与议事"
+            scope = "本人账户"
         rows.append((Role(user.role).label, user.username, shown, f"{ROLE_HOME_TITLES.get(user.role, '首页')}：{scope}"))
     return rows
