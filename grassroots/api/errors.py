@@ -25,6 +25,32 @@ def _num(value) -> str:
     return str(value)
 
 
+# pydantic's error kinds → a Chinese sentence ({what} is "参数 lon", "请求体 name"…).
+_MESSAGES = {
+    "missing": "缺少{what}",
+    "float_parsing": "{what} 应为数字",
+    "float_type": "{what} 应为数字",
+    "decimal_parsing": "{what} 应为数字",
+    "int_parsing": "{what} 应为整数",
+    "int_type": "{what} 应为整数",
+    "int_from_float": "{what} 应为整数",
+    "finite_number": "{what} 应为有限的数字",
+    "bool_parsing": "{what} 应为 true 或 false",
+    "greater_than_equal": "{what} 应不小于 {ge}",
+    "greater_than": "{what} 应大于 {gt}",
+    "less_than_equal": "{what} 应不大于 {le}",
+    "less_than": "{what} 应小于 {lt}",
+    "string_too_short": "{what} 至少应有 {min_length} 个字符",
+    "string_too_long": "{what} 不能超过 {max_length} 个字符",
+    "string_pattern_mismatch": "{what} 格式不正确",
+    "string_type": "{what} 应为字符串",
+    "json_invalid": "请求体不是有效的 JSON",
+    "model_attributes_type": "{what} 应为 JSON 对象",
+    "dict_type": "{what} 应为 JSON 对象",
+    "model_type": "{what} 应为 JSON 对象",
+}
+
+
 def field_message(error: dict) -> tuple[str, str]:
     """(field name, Chinese message) for one pydantic error as ninja reports it."""
     loc = [str(part) for part in error.get("loc", ())]
@@ -37,41 +63,15 @@ def field_message(error: dict) -> tuple[str, str]:
     ctx = error.get("ctx") or {}
     kind = error.get("type", "")
 
-    if kind == "missing":
-        return field, f"缺少{what}"
-    if kind in {"float_parsing", "float_type", "decimal_parsing"}:
-        return field, f"{what} 应为数字"
-    if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return field, f"{what} 应为整数"
-    if kind == "finite_number":
-        return field, f"{what} 应为有限的数字"
-    if kind == "bool_parsing":
-        return field, f"{what} 应为 true 或 false"
-    if kind == "greater_than_equal":
-        return field, f"{what} 应不小于 {_num(ctx.get('ge'))}"
-    if kind == "greater_than":
-        return field, f"{what} 应大于 {_num(ctx.get('gt'))}"
-    if kind == "less_than_equal":
-        return field, f"{what} 应不大于 {_num(ctx.get('le'))}"
-    if kind == "less_than":
-        return field, f"{what} 应小于 {_num(ctx.get('lt'))}"
-    if kind == "string_too_short":
-        return field, f"{what} 至少应有 {ctx.get('min_length')} 个字符"
-    if kind == "string_too_long":
-        return field, f"{what} 不能超过 {ctx.get('max_length')} 个字符"
     if kind in {"enum", "literal_error"}:
         expected = str(ctx.get("expected", "")).replace(" or ", ", ").replace("'", "").replace(", ", "、")
         return field, f"{what} 应为以下之一：{expected}"
-    if kind == "string_pattern_mismatch":
-        return field, f"{what} 格式不正确"
-    if kind == "string_type":
-        return field, f"{what} 应为字符串"
-    if kind == "json_invalid":
-        return field, "请求体不是有效的 JSON"
-    if kind in {"model_attributes_type", "dict_type", "model_type"}:
-        return field, f"{what} 应为 JSON 对象"
     if kind == "value_error" and ctx.get("error"):
         return field, f"{what}：{ctx['error']}"
+    template = _MESSAGES.get(kind)
+    if template is not None:
+        limits = {key: _num(ctx.get(key)) for key in ("ge", "gt", "le", "lt")}
+        return field, template.format(what=what, **limits, **{k: ctx.get(k) for k in ("min_length", "max_length")})
     return field, f"{what} 的值不正确"
 
 
