@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "axes",
     "grassroots.territory",
     "grassroots.accounts",
+    "grassroots.cases",
     "grassroots.front",
     "grassroots.api",
     "grassroots.generator",
@@ -186,6 +187,14 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND
 # Map: no base tiles unless a deployment has its own tile server (no network at run time).
 MAP_TILE_URL = envstr("MAP_TILE_URL", "")
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION", "")
+
+# Cases: the default classifier model (trained on first use when missing), uploads, notifications.
+CLASSIFIER_MODEL_PATH = Path(envstr("CLASSIFIER_MODEL_PATH", str(VAR_DIR / "models" / "classifier.joblib")))
+CASE_UPLOAD_MAX_BYTES = envint("CASE_UPLOAD_MAX_MB", 10) * 1024 * 1024
+CASE_UPLOAD_TYPES = envlist("CASE_UPLOAD_TYPES", ["image/jpeg", "image/png", "image/webp", "application/pdf"])
+CASE_EVALUATION_WORKDAYS = envint("CASE_EVALUATION_WORKDAYS", 3)
+NOTIFICATION_BACKENDS = envlist("NOTIFICATION_BACKENDS", ["log"])
+NOTIFICATION_WEBHOOK_URL = envstr("NOTIFICATION_WEBHOOK_URL", "")
 
 # How often a process re-checks whether grids changed elsewhere (seconds).
 GRID_INDEX_CHECK_SECONDS = envint("GRID_INDEX_CHECK_SECONDS", 5)

@@ -138,6 +138,11 @@ def test_me_for_community_staff(http, users):
             {"code": "territory.view", "label": "查看辖区"},
             {"code": "territory.export", "label": "导出辖区"},
             {"code": "api.use", "label": "使用接口"},
+            {"code": "case.report", "label": "反映问题"},
+            {"code": "case.enter", "label": "登记来电来信"},
+            {"code": "case.handle", "label": "办理事件"},
+            {"code": "case.view", "label": "查看事件"},
+            {"code": "case.export", "label": "导出事件"},
         ],
     }
     assert "13812341234" not in json.dumps(body)
@@ -159,7 +164,11 @@ def test_me_for_admin_leader_and_resident(http, users):
         assert body["role"]["code"] == who
         assert (body["scope"] or {}).get("code") == scope
         assert {a["code"] for a in body["actions"]} == set(PERMISSIONS[who]), who
-    assert body["actions"] == [{"code": Action.USE_API.value, "label": "使用接口"}]
+    assert body["actions"] == [
+        {"code": Action.USE_API.value, "label": "使用接口"},
+        {"code": Action.REPORT_CASE.value, "label": "反映问题"},
+        {"code": Action.EVALUATE_CASE.value, "label": "回访评价"},
+    ]
     assert body["department"] is None and body["sees_everything"] is False
 
 

@@ -95,6 +95,29 @@ def scoped(user: User, qs: QuerySet, path_field: str) -> QuerySet:
     return qs.filter(regions_q(user, path_field))
 
 
+def records_q(user: User, *, path_field: str, department_fields: tuple[str, ...] = (), owner_field: str = "") -> Q:
+    """A filter for records that hang off the territory and may be assigned to departments
+    (cases, disputes…): inside the user's territory scope, or assigned to the user's
+    department, or (for anyone) reported by the user themself.
+
+    Unlike territory pages, a department-only account does not see its district's records:
+    only those its department leads or assists.
+    """
+    if sees_everything(user):
+        return Q()
+    if not user.is_authenticated or not user.is_active:
+        return NOTHING
+    q = NOTHING
+    if user.role != Role.RESIDENT and user.region_id:
+        q |= path_prefix_q(path_field, user.region.path)
+    if user.role != Role.RESIDENT and user.department_id:
+        for field in department_fields:
+            q |= Q(**{field: user.department_id})
+    if owner_field:
+        q |= Q(**{owner_field: user.pk})
+    return q
+
+
 def get_region_or_404(user: User, code: str, request=None) -> Region:
     region = Region.objects.select_related("parent").filter(code=code).first()
     if region is None:

@@ -1,0 +1,349 @@
+"""Cases (事件/诉求): the closed loop from report to evaluation.
+
+A case keeps the catalog limits it was opened under (matter code, tier, response hours,
+resolve working days), so editing the catalog never rewrites history. Every change of
+state is a CaseEvent; the case row carries the current state, the two clocks and
+`next_due_at`, the indexed column the worker sweeps (never a scan of all open cases).
+"""
+
+from django.conf import settings
+from django.db import models
+
+from grassroots.territory.models import Department, PathField, Region
+
+
+class Tier(models.TextChoices):
+    GRID = "grid", "网格"
+    COMMUNITY = "community", "社区"
+    STREET = "street", "街道"
+    DISTRICT = "district", "区级部门"
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", "一般"
+    URGENT = "urgent", "紧急"
+
+
+class Matter(models.Model):
+    """A leaf of the matter catalog (事项清单). Retired matters stay for history."""
+
+    code = models.CharField("事项编码", max_length=20, unique=True)
+    category = models.CharField("大类", max_length=50)
+    subcategory = models.CharField("小类", max_length=50)
+    name = models.CharField("事项", max_length=100)
+    department_code = models.CharField("主责部门代码", max_length=30)
+    tier = models.CharField("处置层级", max_length=10, choices=Tier.choices)
+    priority = models.CharField("紧急程度", max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    response_hours = models.PositiveIntegerField("响应时限（小时）")
+    resolve_workdays = models.PositiveIntegerField("办结时限（工作日）")
+    description = models.TextField("说明", blank=True)
+    active = models.BooleanField("在用", default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "事项"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class MatterChange(models.Model):
+    """Who changed the catalog, when, and from what to what."""
+
+    matter = models.ForeignKey(Matter, on_delete=models.CASCADE, related_name="changes")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.matter.code} {self.at:%Y-%m-%d}"
+
+
+class Channel(models.TextChoices):
+    HOTLINE = "hotline", "12345热线"
+    APP = "app", "网上/手机"
+    GRID = "grid", "网格上报"
+    LETTER = "letter", "来信"
+    POLICE110 = "police110", "110分流"
+    VISIT = "visit", "走访"
+    API = "api", "接口"
+
+
+class State(models.TextChoices):
+    SUBMITTED = "submitted", "待受理"
+    ACCEPTED = "accepted", "已受理"
+    DISPATCHED = "dispatched", "已派遣"
+    IN_PROGRESS = "in_progress", "处置中"
+    RESOLVED = "resolved", "已办结"
+    CLOSED = "closed", "已关闭"
+    RETURNED = "returned", "已退单"
+    REOPENED = "reopened", "重办待派"
+    MERGED = "merged", "已合并"
+    REJECTED = "rejected", "无效"
+
+
+OPEN_STATES = frozenset(
+    {State.SUBMITTED, State.ACCEPTED, State.DISPATCHED, State.IN_PROGRESS, State.RETURNED, State.REOPENED}
+)
+FINAL_STATES = frozenset({State.CLOSED, State.MERGED, State.REJECTED})
+
+
+class Alert(models.TextChoices):
+    GREEN = "green", "正常"
+    YELLOW = "yellow", "临期"
+    RED = "red", "超期"
+
+
+class Case(models.Model):
+    number = models.CharField("编号", max_length=20, unique=True)
+    tracking_code = models.CharField("查询码", max_length=12, unique=True)
+    channel = models.CharField("来源渠道", max_length=12, choices=Channel.choices)
+    title = models.CharField("标题", max_length=100)
+    description = models.TextField("问题描述")
+    state = models.CharField("状态", max_length=12, choices=State.choices, default=State.SUBMITTED)
+
+    # The matter and the limits the case was opened under.
+    matter = models.ForeignKey(Matter, verbose_name="事项", null=True, blank=True, on_delete=models.PROTECT)
+    matter_code = models.CharField(max_length=20, blank=True)
+    matter_name = models.CharField(max_length=100, blank=True)
+    tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    response_hours = models.PositiveIntegerField(null=True, blank=True)
+    resolve_workdays = models.PositiveIntegerField(null=True, blank=True)
+
+    # Who reported it. Anonymous reports keep no name or phone; the tracking code follows them.
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_cases"
+    )
+    reporter_name = models.CharField("反映人", max_length=50, blank=True)
+    reporter_phone = models.CharField("联系电话", max_length=20, blank=True)
+    anonymous = models.BooleanField("匿名", default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    # Where: the point, the grid it falls in and that grid's path (scope filters use it).
+    lon = models.FloatField("经度", null=True, blank=True)
+    lat = models.FloatField("纬度", null=True, blank=True)
+    address = models.CharField("地址", max_length=200, blank=True)
+    grid = models.ForeignKey(Region, verbose_name="网格", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(Region, verbose_name="属地", on_delete=models.PROTECT, related_name="cases")
+    region_path = PathField(max_length=255)
+
+    # Who handles it: one lead unit (a territorial unit or a department); assists in CaseUnit.
+    lead_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases")
+    lead_department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases"
+    )
+
+    created_at = models.DateTimeField("上报时间", auto_now_add=True, db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    respond_due_at = models.DateTimeField(null=True, blank=True)
+    resolve_due_at = models.DateTimeField(null=True, blank=True)
+    evaluate_due_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    alert = models.CharField(max_length=6, choices=Alert.choices, default=Alert.GREEN)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+
+    result = models.TextField("办理结果", blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases")
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "事件"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["next_due_at"], name="case_next_due", condition=models.Q(next_due_at__isnull=False)),
+            models.Index(fields=["region_path", "state"], name="case_region_state"),
+            models.Index(fields=["lead_department", "state"], name="case_dept_state"),
+            models.Index(fields=["lead_region", "state"], name="case_lead_region_state"),
+            models.Index(fields=["state", "created_at"], name="case_state_created"),
+            models.Index(fields=["reporter", "created_at"], name="case_reporter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def lead_name(self) -> str:
+        if self.lead_department_id:
+            return self.lead_department.name
+        if self.lead_region_id:
+            return self.lead_region.name
+        return ""
+
+
+class CaseUnit(models.Model):
+    """An assisting unit (协办) of a case: a territorial unit or a department."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assists")
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="assisted_cases")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "协办单位"
+
+    def __str__(self) -> str:
+        return (self.department or self.region).name
+
+
+class CaseEvent(models.Model):
+    """Append-only: every transition of a case, with who, when and why — the timeline."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=60, blank=True)  # "系统" for the worker
+    action = models.CharField(max_length=30)
+    from_state = models.CharField(max_length=12, blank=True)
+    to_state = models.CharField(max_length=12, blank=True)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "事件日志"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["case", "at"], name="case_event_case_at")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action}"
+
+
+class Attachment(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="cases/%Y/%m/")
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "附件"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+class Supervision(models.Model):
+    """督办: opened by the worker when a case goes overdue, or by a leader/dispatcher."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="supervisions")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    level = models.PositiveSmallIntegerField(default=1)
+    to_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "督办"
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.reason}"
+
+
+class Extension(models.Model):
+    class Decision(models.TextChoices):
+        PENDING = "pending", "待审批"
+        APPROVED = "approved", "已批准"
+        REFUSED = "refused", "未批准"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="extensions")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    workdays = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=300)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "延期申请"
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} +{self.workdays}"
+
+
+class Evaluation(models.Model):
+    """回访评价: 是否解决 and 是否满意 are two separate answers."""
+
+    class Source(models.TextChoices):
+        REPORTER = "reporter", "反映人评价"
+        CALLBACK = "callback", "电话回访"
+        TIMEOUT = "timeout", "超时未评价"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evaluations")
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    solved = models.BooleanField("是否解决", null=True)
+    satisfied = models.BooleanField("是否满意", null=True)
+    comment = models.CharField(max_length=500, blank=True)
+    # The lead unit being evaluated, kept for 三率 per unit.
+    lead_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lead_department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "回访评价"
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.solved}/{self.satisfied}"
+
+
+class ClassificationFeedback(models.Model):
+    """A dispatcher's correction of the classifier's suggestion — training data for `grassroots train`."""
+
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    suggested = models.JSONField(default=list)
+    chosen_code = models.CharField(max_length=20)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "分类纠正"
+
+    def __str__(self) -> str:
+        return self.chosen_code
+
+
+class Notification(models.Model):
+    """In-app inbox; each is also sent through the configured backends (log, SMS, webhook)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30)
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    delivered = models.JSONField(default=dict, blank=True)  # backend → "ok" / error
+
+    class Meta:
+        verbose_name = "通知"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,234 @@
+"""Reads of cases: what a user may see, worklists, likely duplicates, 三率, corrections."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from grassroots.accounts.models import User
+from grassroots.accounts.permissions import records_q
+from grassroots.accounts.roles import Role
+from grassroots.cases.models import (
+    OPEN_STATES,
+    Alert,
+    Case,
+    CaseUnit,
+    ClassificationFeedback,
+    Evaluation,
+    State,
+)
+from grassroots.territory.models import Region
+from grassroots.territory.queries import path_prefix_q
+
+
+def visible_cases(user: User) -> QuerySet[Case]:
+    """Cases inside the user's scope: territory, their department (lead or assisting), or their own reports."""
+    q = records_q(user, path_field="region_path", department_fields=("lead_department",), owner_field="reporter")
+    if user.is_authenticated and user.department_id and user.role != Role.RESIDENT:
+        q |= Q(pk__in=CaseUnit.objects.filter(department_id=user.department_id).values("case_id"))
+    return Case.objects.filter(q)
+
+
+def get_case(user: User, number: str) -> Case | None:
+    return (
+        visible_cases(user)
+        .select_related("matter", "grid", "region", "lead_region", "lead_department", "reporter", "merged_into")
+        .filter(number=number)
+        .first()
+    )
+
+
+def _mine_q(user: User) -> Q:
+    """Cases the user's own unit must act on (as lead)."""
+    if user.department_id and user.role == Role.HANDLER:
+        return Q(lead_department_id=user.department_id)
+    if user.region_id:
+        return Q(lead_region_id=user.region_id)
+    return Q(pk__in=[])
+
+
+WORKLISTS = {
+    "pending": "待我处理",
+    "due_soon": "临期",
+    "overdue": "超期",
+    "returned": "退回给我",
+    "all": "全部",
+}
+
+
+def worklist(user: User, name: str) -> QuerySet[Case]:
+    """A role's worklist. Dispatchers see what waits for dispatch in their territory; units see what they lead."""
+    qs = visible_cases(user)
+    open_q = Q(state__in=OPEN_STATES)
+    dispatcher = user.role == Role.DISPATCHER
+    if name == "pending":
+        if dispatcher:
+            return qs.filter(state__in=[State.SUBMITTED, State.ACCEPTED, State.RETURNED, State.REOPENED])
+        if user.role == Role.RESIDENT:
+            return qs.filter(reporter=user, state=State.RESOLVED)
+        return qs.filter(_mine_q(user), state__in=[State.DISPATCHED, State.IN_PROGRESS])
+    if name == "due_soon":
+        return qs.filter(open_q, alert=Alert.YELLOW)
+    if name == "overdue":
+        return qs.filter(open_q, alert=Alert.RED)
+    if name == "returned":
+        if dispatcher:
+            return qs.filter(state=State.RETURNED)
+        # Back to my unit: refused returns and unsatisfied reopenings.
+        return qs.filter(_mine_q(user), state__in=[State.DISPATCHED, State.IN_PROGRESS]).filter(
+            Q(reopen_count__gt=0) | Q(events__action="arbitrate", events__data__ruling="refuse")
+        ).distinct()
+    return qs
+
+
+@dataclass
+class Filters:
+    matter: str = ""
+    region: str = ""  # a territory code: that subtree
+    state: str = ""
+    channel: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str = ""
+
+
+def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
+    if f.matter:
+        qs = qs.filter(matter_code__startswith=f.matter)
+    if f.region:
+        region = Region.objects.filter(code=f.region).first()
+        qs = qs.filter(path_prefix_q("region_path", region.path)) if region else qs.none()
+    if f.state:
+        qs = qs.filter(state=f.state)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.since:
+        qs = qs.filter(created_at__gte=f.since)
+    if f.until:
+        qs = qs.filter(created_at__lt=f.until)
+    if f.q:
+        qs = qs.filter(Q(number=f.q) | Q(title__contains=f.q) | Q(address__contains=f.q))
+    return qs
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+DUPLICATE_DAYS = 7
+DUPLICATE_METRES = 300
+
+
+def _bigrams(text: str) -> set[str]:
+    text = "".join(ch for ch in text if ch.isalnum())
+    return {text[i : i + 2] for i in range(len(text) - 1)} or {text}
+
+
+def similarity(a: str, b: str) -> float:
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def likely_duplicates(case: Case, *, limit: int = 5, threshold: float = 0.25) -> list[tuple[Case, float]]:
+    """Recent cases of the same matter at the same grid or nearby, ranked by text similarity."""
+    if not case.matter_code:
+        return []
+    since = (case.created_at or timezone.now()) - timedelta(days=DUPLICATE_DAYS)
+    candidates = Case.objects.filter(matter_code=case.matter_code, created_at__gte=since).exclude(pk=case.pk).exclude(
+        state__in=[State.MERGED, State.REJECTED]
+    )
+    near = Q(grid_id=case.grid_id) if case.grid_id else Q(region_id=case.region_id)
+    if case.lon is not None:
+        dlat = DUPLICATE_METRES / 111_000
+        dlon = dlat / max(0.1, math.cos(math.radians(case.lat)))
+        near |= Q(lon__range=(case.lon - dlon, case.lon + dlon), lat__range=(case.lat - dlat, case.lat + dlat))
+    scored = []
+    for other in candidates.filter(near).order_by("-created_at")[:50]:
+        score = similarity(case.description, other.description)
+        if score >= threshold:
+            scored.append((other, round(score, 2)))
+    scored.sort(key=lambda pair: -pair[1])
+    return scored[:limit]
+
+
+# --- 三率 --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Rates:
+    unit: str
+    due: int = 0
+    responded_in_time: int = 0
+    evaluated: int = 0
+    solved: int = 0
+    satisfied: int = 0
+
+    @staticmethod
+    def _pct(n: int, d: int) -> float | None:
+        return round(100 * n / d, 1) if d else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self._pct(self.responded_in_time, self.due)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self._pct(self.solved, self.evaluated)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self._pct(self.satisfied, self.evaluated)
+
+
+def rates(cases: QuerySet[Case], evaluations: QuerySet[Evaluation], start: datetime, end: datetime,
+          *, by: str = "lead") -> list[Rates]:
+    """三率 per lead unit for [START, END).
+
+    响应率 = cases whose response was due in the period and was made in time / cases due.
+    解决率 = evaluations saying solved / evaluations; 满意率 = satisfied / evaluations
+    (evaluations made in the period; a window that passed unanswered is not an evaluation).
+    """
+    now = timezone.now()
+    due = cases.filter(respond_due_at__gte=start, respond_due_at__lt=min(end, now))
+    keys = ("lead_department__name", "lead_region__name")
+    table: dict[str, Rates] = {}
+
+    def unit(row) -> Rates:
+        name = row["lead_department__name"] or row["lead_region__name"] or "未派遣"
+        return table.setdefault(name, Rates(name))
+
+    for row in due.values(*keys).annotate(
+        n=Count("id"), ok=Count("id", filter=Q(responded_at__isnull=False, responded_at__lte=F_respond_due()))
+    ):
+        r = unit(row)
+        r.due += row["n"]
+        r.responded_in_time += row["ok"]
+    evals = evaluations.filter(at__gte=start, at__lt=end).exclude(source=Evaluation.Source.TIMEOUT)
+    for row in evals.values(*keys).annotate(
+        n=Count("id"), solved=Count("id", filter=Q(solved=True)), satisfied=Count("id", filter=Q(satisfied=True))
+    ):
+        r = unit(row)
+        r.evaluated += row["n"]
+        r.solved += row["solved"]
+        r.satisfied += row["satisfied"]
+    rows = sorted(table.values(), key=lambda r: r.unit)
+    total = Rates("合计")
+    for r in rows:
+        for attr in ("due", "responded_in_time", "evaluated", "solved", "satisfied"):
+            setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+    return rows + [total] if rows else []
+
+
+def F_respond_due():
+    from django.db.models import F
+
+    return F("respond_due_at")
+
+
+def visible_evaluations(user: User) -> QuerySet[Evaluation]:
+    return Evaluation.objects.filter(case__in=visible_cases(user).values("pk"))
+
+
+def corrections() -> list[tuple[str, str]]:
+    """The deployment's own history for `grassroots train`: (text, the matter a dispatcher chose)."""
+    return list(ClassificationFeedback.objects.values_list("text", "chosen_code"))
