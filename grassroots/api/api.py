@@ -11,6 +11,7 @@ from ninja.renderers import JSONRenderer
 from grassroots.api import errors
 from grassroots.api.accounts import router as accounts_router
 from grassroots.api.auth import ANY_AUTH
+from grassroots.api.cases import router as cases_router
 from grassroots.api.docs import LocalSwagger
 from grassroots.api.territory import router as territory_router
 
@@ -50,9 +51,11 @@ api = NinjaAPI(
             {"name": "辖区", "description": "省→市→区/县→街道/乡镇→社区/村→网格 的辖区树"},
             {"name": "网格", "description": "网格与坐标查询（网格进图）"},
             {"name": "部门", "description": "各区县的职能部门"},
+            {"name": "事件", "description": "事件/诉求的接诉、派遣、办理、评价（接诉即办）与三率"},
         ]
     },
 )
 errors.install(api)
 api.add_router("", accounts_router)
 api.add_router("", territory_router)
+api.add_router("", cases_router)

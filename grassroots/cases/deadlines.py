@@ -61,8 +61,10 @@ def evaluate_clocks(case: Case, now: datetime) -> tuple[str, datetime | None]:
         else:
             upcoming.append(yellow)
     if colour == Alert.RED:
-        # Overdue: come back to escalate one tier further if it stays overdue.
-        upcoming.append(now + REESCALATE_AFTER)
+        # Overdue: the colour cannot get worse, so the only next moment is the one at which
+        # the case is escalated one tier further if it stays overdue. (The other clock's
+        # thresholds would bring the worker back early and escalate again within the day.)
+        return colour, now + REESCALATE_AFTER
     return colour, min(upcoming) if upcoming else None
 
 

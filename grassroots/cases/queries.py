@@ -129,12 +129,14 @@ def similarity(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x and y else 0.0
 
 
-def likely_duplicates(case: Case, *, limit: int = 5, threshold: float = 0.25) -> list[tuple[Case, float]]:
-    """Recent cases of the same matter at the same grid or nearby, ranked by text similarity."""
+def likely_duplicates(case: Case, *, viewer: User | None = None, limit: int = 5,
+                      threshold: float = 0.25) -> list[tuple[Case, float]]:
+    """Recent cases of the same matter at the same grid or nearby, ranked by text similarity;
+    only those VIEWER may see, when a viewer is given."""
     if not case.matter_code:
         return []
     since = (case.created_at or timezone.now()) - timedelta(days=DUPLICATE_DAYS)
-    candidates = Case.objects.filter(matter_code=case.matter_code, created_at__gte=since).exclude(pk=case.pk).exclude(
+    candidates = (visible_cases(viewer) if viewer is not None else Case.objects).filter(matter_code=case.matter_code, created_at__gte=since).exclude(pk=case.pk).exclude(
         state__in=[State.MERGED, State.REJECTED]
     )
     near = Q(grid_id=case.grid_id) if case.grid_id else Q(region_id=case.region_id)

@@ -60,6 +60,7 @@ class Conflict(CaseError):
     status = 409
 
 
+CONFLICT = "该事件刚被他人处理，您的操作没有生效，请刷新后查看最新状态"
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 MAX_TEXT = 2000
 
@@ -175,9 +176,8 @@ def _locate(actor: User, report: Report) -> tuple[Region | None, Region]:
         grid = Region.objects.get(pk=hit.id)
         return grid, grid
     region = Region.objects.filter(code=report.region_code).first()
-    if region is None or (actor.role != Role.RESIDENT and not actor.is_superuser and not region_in_scope(actor, region)
-                           and actor.role != Role.DISPATCHER):
-        raise CaseError("所选社区/网格不存在", "region_code")
+    if region is None or (actor.role != Role.RESIDENT and not region_in_scope(actor, region)):
+        raise CaseError("所选社区/网格不存在或不在您的辖区内", "region_code")
     if region.level not in (Level.GRID, Level.COMMUNITY, Level.STREET):
         raise CaseError("请选择到社区或网格", "region_code")
     return (region if region.level == Level.GRID else None), region
@@ -207,7 +207,10 @@ def _unique_codes() -> tuple[str, str]:
 def classify(text: str) -> list:
     from grassroots.cases import catalog, classifier
 
-    return classifier.suggest(text, k=3, allowed_codes=catalog.active_codes())
+    try:
+        return classifier.suggest(text, k=3, allowed_codes=catalog.active_codes())
+    except ValueError:  # nothing to read (only punctuation or emoji): no suggestion, a person classifies
+        return []
 
 
 def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intake:
@@ -282,7 +285,7 @@ def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intak
             )
     from grassroots.cases.queries import likely_duplicates
 
-    return Intake(case, suggestions, suggest_route(matter, region), likely_duplicates(case))
+    return Intake(case, suggestions, suggest_route(matter, region), likely_duplicates(case, viewer=actor))
 
 
 # --- transitions ------------------------------------------------------------------------------
@@ -295,7 +298,7 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
         if problem:
             raise NotAllowed(problem)
     if version != case.version:
-        raise Conflict("该事件已被他人更新，请刷新后重试")
+        raise Conflict(CONFLICT)
     before = case.state
     changes = dict(changes or {})
     if to_state:
@@ -307,13 +310,23 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
     with transaction.atomic():
         updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
         if not updated:
-            raise Conflict("该事件刚被他人处理，您的操作没有生效，请刷新后查看最新状态")
+            raise Conflict(CONFLICT)
         case.version = version + 1
         _event(case, actor, action, before, note, **(data or {}))
     return case
 
 
+def _may(case: Case, actor: User, action: str, version: int) -> None:
+    """Refuse before anything is written (a matter correction, for one) when the actor may not act."""
+    problem = policy.refusal(actor, case, action)
+    if problem:
+        raise NotAllowed(problem)
+    if version != case.version:
+        raise Conflict(CONFLICT)
+
+
 def accept(case: Case, actor: User, version: int, *, matter_code: str = "", note: str = "") -> Case:
+    _may(case, actor, "accept", version)
     now = _now()
     if matter_code and matter_code != case.matter_code:
         _correct_matter(case, actor, matter_code)
@@ -340,6 +353,7 @@ def dispatch(case: Case, actor: User, version: int, *, lead_region: Region | Non
              lead_department: Department | None = None, assists: list[Department] | None = None,
              matter_code: str = "", note: str = "") -> Case:
     """Send the case to one lead unit (and optional assisting departments)."""
+    _may(case, actor, "dispatch", version)
     if (lead_region is None) == (lead_department is None):
         raise CaseError("请指定一个主办单位（属地或部门）", "lead")
     if lead_region is not None and not policy.in_territory(actor, lead_region.path):
@@ -431,9 +445,10 @@ def arbitrate(case: Case, actor: User, version: int, *, uphold: bool, note: str,
     if uphold:
         if lead_region is None and lead_department is None:
             raise CaseError("支持退单时请指定新的主办单位", "lead")
-        _transition(case, actor, "arbitrate", version, note=note, data={"ruling": "uphold"})
-        return dispatch(case, actor, case.version, lead_region=lead_region, lead_department=lead_department,
-                        assists=assists, note="退单成立，改派")
+        with transaction.atomic():  # the ruling and the re-dispatch stand or fall together
+            _transition(case, actor, "arbitrate", version, note=note, data={"ruling": "uphold"})
+            return dispatch(case, actor, case.version, lead_region=lead_region, lead_department=lead_department,
+                            assists=assists, note="退单成立，改派")
     case = _transition(case, actor, "arbitrate", version, to_state=State.DISPATCHED, note=note,
                        data={"ruling": "refuse", "unit": case.lead_name})
     notify(unit_members(case), case, "return_refused", f"事件 {case.number} 退单未获支持，请继续办理：{note}")

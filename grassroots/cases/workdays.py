@@ -7,14 +7,19 @@ Friday and say so in the log, rather than failing a deadline.
 
 import logging
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import chinese_calendar
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 _warned: set[int] = set()
 
 
+@lru_cache(maxsize=4096)
 def is_workday(day: date) -> bool:
+    # Cached: the worker and the generator ask about the same few hundred days again and again,
+    # and for an unknown year chinese-calendar answers by raising.
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
@@ -29,9 +34,14 @@ def add_workdays(start: datetime, workdays: int) -> datetime:
 
     A case accepted on Friday 10:00 with 1 working day is due on the next working day at
     10:00 (Monday, or later across a holiday); make-up Saturdays (调休) count as working days.
+    Days are the calendar days of the platform's time zone (TIME_ZONE, 北京时间): an aware
+    START in UTC (as the database returns it) is first turned into local time, otherwise a
+    case accepted at 07:00 on 30 September would count from the 29th (23:00 UTC).
     """
     if workdays < 0:
         raise ValueError("工作日数不能为负")
+    if timezone.is_aware(start):
+        start = timezone.localtime(start)
     day = start.date()
     counted = 0
     while counted < workdays:
