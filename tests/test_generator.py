@@ -46,6 +46,10 @@ def snapshot() -> dict:
 
 def delete_city() -> None:
     """Empty the database the way an operator would before generating again (children first)."""
+    from grassroots.cases.models import Case
+
+    Case.objects.update(merged_into=None)
+    Case.objects.all().delete()
     User.objects.all().delete()
     Department.objects.all().delete()
     for depth in sorted(DEPTH.values(), reverse=True):

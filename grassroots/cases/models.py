@@ -168,6 +168,12 @@ class Case(models.Model):
             models.Index(fields=["lead_region", "state"], name="case_lead_region_state"),
             models.Index(fields=["state", "created_at"], name="case_state_created"),
             models.Index(fields=["reporter", "created_at"], name="case_reporter"),
+            # Found needed by bench/cases.py at a million cases: likely_duplicates at intake (the
+            # same matter in the last days), and a dispatcher's worklists (pending states, red or
+            # yellow) inside a territory — equality first, then the path range.
+            models.Index(fields=["matter_code", "created_at"], name="case_matter_recent"),
+            models.Index(fields=["state", "region_path"], name="case_state_region"),
+            models.Index(fields=["alert", "region_path"], name="case_alert_region"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,466 @@
+"""The deadline sweep (办理时限检查), run by `grassroots worker` every 30 seconds.
+
+For each case whose `next_due_at` has passed:
+  * resolved, and the evaluation window passed unanswered → closed, with an Evaluation of
+    source "timeout" and a "close" event (what services.close_unevaluated writes);
+  * turned yellow (75 % of a clock used) → a reminder (临期提醒) to the lead unit, or to the
+    case's dispatchers while no unit leads it; event "warn";
+  * turned red (overdue) → escalated: escalation_level + 1, a supervision record (督办) for the
+    next tier up, that tier's dispatchers told; events "escalate" and "supervise", and the lead
+    unit told it is supervised (what services.supervise writes);
+  * still red deadlines.REESCALATE_AFTER later → escalated one tier further, while there is one;
+  * otherwise → only its colour and next_due_at are brought up to date.
+
+Finding work: only rows with next_due_at ≤ now, through the partial index case_next_due,
+oldest first, in batches of BATCH_SIZE, paged on (next_due_at, id): a run never reads a case
+that is not due, nor the same case twice.
+
+Several workers at once: each batch is one transaction. On PostgreSQL its rows are selected
+FOR UPDATE SKIP LOCKED (lib.worker.locked), so another worker skips them instead of waiting;
+on SQLite transactions are IMMEDIATE, so batches are serialised. Everywhere, what the sweep
+changes on a case is written by one UPDATE conditional on the version and next_due_at this
+worker read (`claim_batch`): a case someone acted on meanwhile (its version moved) or that
+another worker already handled (its next_due_at moved) is skipped, and nothing else is
+written for it — the transition that changed it recomputed its next_due_at, so it comes back
+when due. Colour changes and escalations do not bump `version` (a colour is derived from the
+clock: a handler who opened the case before it turned yellow may still act on it); closing
+does, as every transition does.
+
+Why in bulk, and without the ORM's per-row machinery: through the services one escalation
+costs about ten queries and one close about eight (4–10 ms each on the reference machine), so a
+backlog of 10,000 due cases — a worker down for a day — took a minute or more. Here a batch of
+500 costs a fixed handful of statements: the select, one conditional UPDATE … RETURNING, a
+query each for dispatchers, unit members and units' levels, and one multi-row INSERT each for
+events, supervisions, evaluations and notifications. Each case gets exactly the rows
+services.close_unevaluated, services.supervise, services.dispatchers_for, notify.unit_members
+and notify.notify would have given it; tests/test_case_worker.py compares the two paths, so a
+change to one that the other lacks fails there.
+"""
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from grassroots.accounts.models import User
+from grassroots.accounts.roles import Role
+from grassroots.cases import deadlines
+from grassroots.cases.models import Alert, Case, CaseEvent, Evaluation, Notification, State, Supervision
+from grassroots.cases.notify import BACKENDS
+from grassroots.lib.worker import job, locked
+from grassroots.territory.levels import DEPTH, Level
+from grassroots.territory.models import Region
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+# A run stops taking new batches after this many seconds; what is left waits for the next run.
+RUN_SECONDS = 20.0
+SYSTEM = "系统"
+CLOSE_NOTE = "回访期内未评价，自动结案"  # services.close_unevaluated's words
+CLOCK_LABELS = {"respond": "响应时限", "resolve": "办结时限"}
+# Units that lead a case in these states are the ones to remind; before dispatch, after a
+# return or a second complaint it is the dispatchers' move.
+UNIT_STATES = frozenset({State.DISPATCHED, State.IN_PROGRESS})
+
+
+class Due:
+    """What the sweep reads of a due case (one row of COLUMNS); deadlines.evaluate_clocks reads it like a Case."""
+
+    COLUMNS = (
+        "pk", "number", "title", "state", "region_path", "lead_region_id", "lead_department_id", "response_hours",
+        "resolve_workdays", "accepted_at", "responded_at", "respond_due_at", "resolve_due_at", "evaluate_due_at",
+        "next_due_at", "alert", "escalation_level", "version",
+    )
+    __slots__ = COLUMNS
+
+    def __init__(self, *values):
+        for name, value in zip(self.COLUMNS, values, strict=True):
+            setattr(self, name, value)
+
+
+@dataclass
+class SweepResult:
+    handled: int = 0  # cases written (closed, warned, escalated or just re-timed)
+    actions: Counter = field(default_factory=Counter)  # close / warn / escalate / retime / skipped
+    batches: int = 0
+    notifications: int = 0
+
+
+@job("cases.deadlines", label="办理时限检查", every=30)
+def sweep_deadlines() -> int:
+    return sweep().handled
+
+
+def sweep(now: datetime | None = None, *, batch_size: int = BATCH_SIZE, budget: float = RUN_SECONDS) -> SweepResult:
+    """Handle every case due at NOW (default: the clock), batch by batch, within BUDGET seconds."""
+    now = now or timezone.now()
+    result = SweepResult()
+    after = None
+    started = time.monotonic()
+    while True:
+        after, more = _sweep_batch(now, after, batch_size, result)
+        if not more or time.monotonic() - started > budget:
+            return result
+
+
+# --- one batch -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    case: Due
+    alert: str
+    next_due: datetime | None
+    level: int
+    action: str = "retime"  # close / warn / escalate / retime
+    clock: str = ""  # the clock that turned: respond / resolve
+    due: datetime | None = None  # …and when it is (was) due
+    tier: tuple[Region | None, list[User]] = (None, [])  # escalation: to whom
+
+
+def _sweep_batch(now: datetime, after: tuple | None, size: int, result: SweepResult) -> tuple[tuple | None, bool]:
+    """One transaction: read up to SIZE due cases after AFTER, decide, write. Returns (key, more)."""
+    with transaction.atomic():
+        qs = Case.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk").values_list(*Due.COLUMNS)
+        if after is not None:
+            qs = qs.filter(Q(next_due_at__gt=after[0]) | Q(next_due_at=after[0], pk__gt=after[1]))
+        cases = [Due(*row) for row in locked(qs, size)]
+        if not cases:
+            return after, False
+        result.batches += 1
+        plans = [_plan(case, now) for case in cases]
+        tiers = _dispatcher_tiers([p.case for p in plans if p.alert != Alert.GREEN])
+        for plan in plans:
+            if plan.alert == Alert.RED:
+                _decide_escalation(plan, tiers[plan.case.pk])
+        stamp = timezone.now()
+        written = claim_batch([_claim_row(p, stamp) for p in plans], stamp)
+        done = [p for p in plans if p.case.pk in written]
+        if len(done) < len(plans):
+            result.actions["skipped"] += len(plans) - len(done)
+        result.handled += len(done)
+        result.actions.update(p.action for p in done)
+        outbox = _record(done, tiers, stamp)
+    result.notifications += len(outbox)
+    _deliver(outbox)
+    return (cases[-1].next_due_at, cases[-1].pk), len(cases) == size
+
+
+def _plan(case: Due, now: datetime) -> _Plan:
+    """What is due on the case at NOW: closing, a colour change, or only a new next_due_at."""
+    if case.state == State.RESOLVED and case.evaluate_due_at and case.evaluate_due_at <= now:
+        return _Plan(case, Alert.GREEN, None, case.escalation_level, "close")
+    alert, next_due = deadlines.evaluate_clocks(case, now)
+    plan = _Plan(case, alert, next_due, case.escalation_level)
+    if alert == Alert.RED or (alert == Alert.YELLOW and case.alert == Alert.GREEN):
+        plan.clock, plan.due = _turned_clock(case, now, alert)
+        if alert == Alert.YELLOW:
+            plan.action = "warn"
+    return plan
+
+
+def _turned_clock(case: Due, now: datetime, alert: str) -> tuple[str, datetime | None]:
+    """Which clock is at colour ALERT (the one due first when both are), and its due time."""
+    found = []
+    clocks = [("resolve", case.resolve_due_at)] + ([("respond", case.respond_due_at)] if case.responded_at is None else [])
+    for name, due in clocks:
+        if due is None or case.accepted_at is None:
+            continue
+        yellow = case.accepted_at + (due - case.accepted_at) * deadlines.YELLOW_AT
+        colour = Alert.RED if now >= due else Alert.YELLOW if now >= yellow else Alert.GREEN
+        if colour == alert:
+            found.append((due, name))
+    if not found:
+        return "", None
+    due, name = min(found)
+    return name, due
+
+
+def _decide_escalation(plan: _Plan, tiers: list[tuple[Region | None, list[User]]]) -> None:
+    """Turned red: up one tier (capped at the top). Still red a day on: up one more, if there is one."""
+    level = plan.case.escalation_level + 1
+    if plan.case.alert == Alert.RED and level > len(tiers) - 1:
+        return  # already at the top tier: stays red, looked at again in a day
+    plan.action, plan.level = "escalate", level
+    plan.tier = tiers[min(level, len(tiers) - 1)] if tiers else (None, [])
+
+
+def _claim_row(plan: _Plan, stamp: datetime) -> tuple:
+    case = plan.case
+    if plan.action == "close":
+        return (case.pk, case.version, case.next_due_at, State.CLOSED, Alert.GREEN, None, plan.level, stamp, 1)
+    return (case.pk, case.version, case.next_due_at, case.state, plan.alert, plan.next_due, plan.level, None, 0)
+
+
+def claim_batch(rows: list[tuple], now: datetime) -> set[int]:
+    """Write each (pk, version, seen next_due_at, state, alert, next_due_at, escalation_level,
+    closed_at or None, version bump 0/1) whose row still has that version and next_due_at;
+    returns the pks written.
+
+    One UPDATE … FROM (the rows) … RETURNING per kind of change — a conditional UPDATE per row,
+    in one round trip. A pk missing from the answer was changed by someone else after we read
+    it: the caller writes nothing else for it. Closing (bump 1) sets state, closed_at and the
+    version; a colour change only alert, next_due_at and the level, so it leaves the indexes
+    on state alone.
+    """
+    q = connection.ops.quote_name
+    col = {name: q(Case._meta.get_field(name).column) for name in
+           ("id", "version", "next_due_at", "state", "alert", "escalation_level", "closed_at", "updated_at")}
+    t = q(Case._meta.db_table)
+    written: set[int] = set()
+    for bump in (0, 1):
+        part = [row for row in rows if row[8] == bump]
+        if not part:
+            continue
+        if bump:
+            names, sets = ("v_id", "v_version", "v_seen", "v_state", "v_next", "v_closed"), (
+                f"{col['state']} = v.v_state, {col['closed_at']} = v.v_closed, {col['version']} = {t}.{col['version']} + 1, "
+                f"{col['alert']} = '{Alert.GREEN.value}', {col['next_due_at']} = v.v_next")
+            values = [(r[0], r[1], r[2], r[3], r[5], r[7]) for r in part]
+            types = ("bigint", "integer", "timestamp with time zone", "text", "timestamp with time zone",
+                     "timestamp with time zone")
+        else:
+            names, sets = ("v_id", "v_version", "v_seen", "v_alert", "v_next", "v_level"), (
+                f"{col['alert']} = v.v_alert, {col['next_due_at']} = v.v_next, {col['escalation_level']} = v.v_level")
+            values = [(r[0], r[1], r[2], r[4], r[5], r[6]) for r in part]
+            types = ("bigint", "integer", "timestamp with time zone", "text", "timestamp with time zone", "integer")
+        prefix, before, source, after = _rows_source(names, types, values)
+        sql = (
+            f"{prefix}UPDATE {t} SET {sets}, {col['updated_at']} = {_stamp_mark()} FROM {source} "
+            f"WHERE {t}.{col['id']} = v.v_id AND {t}.{col['version']} = v.v_version AND {t}.{col['next_due_at']} = v.v_seen "
+            f"RETURNING {t}.{col['id']}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, before + [connection.ops.adapt_datetimefield_value(now)] + after)
+            written.update(row[0] for row in cursor.fetchall())
+    return written
+
+
+def _stamp_mark() -> str:
+    return "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
+
+
+def _rows_source(names: tuple[str, ...], types: tuple[str, ...], rows: list[tuple]) -> tuple[str, list, str, list]:
+    """ROWS as a table `v` with columns NAMES, to put in a statement as
+    f"{prefix}UPDATE … {source} …" with params before + (the statement's own) + after.
+
+    PostgreSQL: unnest() of one array per column — nine parameters however many rows (psycopg
+    parses every placeholder of a query in Python, which for thousands of them costs more than
+    the UPDATE). SQLite: a VALUES list in a WITH clause (its placeholders cost nothing)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    for i, kind in enumerate(types):
+        if kind.startswith("timestamp"):
+            columns[i] = [adapt(v) if v is not None else None for v in columns[i]]
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"CAST(%s AS {kind}[])" for kind in types)
+        return "", [], f"unnest({arrays}) AS v ({', '.join(names)})", columns
+    one = "(" + ", ".join(["%s"] * len(names)) + ")"
+    params = [v for row in zip(*columns, strict=True) for v in row]
+    return f"WITH v ({', '.join(names)}) AS (VALUES {', '.join([one] * len(rows))}) ", params, "v", []
+
+
+# --- who is told -------------------------------------------------------------------------------
+
+
+def _dispatcher_tiers(cases: list[Due]) -> dict[int, list[tuple[Region | None, list[User]]]]:
+    """Per case, the tiers above it that have dispatchers, nearest first — the list
+    services.dispatchers_for picks from (level_up n → entry n, capped at the last). A case with
+    no dispatcher anywhere above it still escalates: to its street, district and city, unheard."""
+    codes_of = {c.pk: c.region_path.strip("/").split("/") for c in cases}
+    wanted = {code for codes in codes_of.values() for code in codes}
+    by_code: dict[str, list[User]] = defaultdict(list)
+    if wanted:
+        users = User.objects.filter(role=Role.DISPATCHER, is_active=True, region__code__in=wanted).select_related("region")
+        for user in users.order_by("pk"):
+            by_code[user.region.code].append(user)
+    depths = (DEPTH[Level.STREET], DEPTH[Level.DISTRICT], DEPTH[Level.CITY])
+    out, fallback = {}, []
+    for case in cases:
+        codes = codes_of[case.pk]
+        out[case.pk] = [(by_code[c][0].region, by_code[c]) for c in reversed(codes) if c in by_code]
+        if not out[case.pk]:
+            fallback.append(case.pk)
+    if fallback:
+        regions = {r.code: r for r in Region.objects.filter(
+            code__in={codes_of[pk][d] for pk in fallback for d in depths if d < len(codes_of[pk])})}
+        for pk in fallback:
+            out[pk] = [(regions.get(codes_of[pk][d]), []) for d in depths if d < len(codes_of[pk])]
+    return out
+
+
+def _unit_members(cases: list[Due]) -> dict[int, list[User]]:
+    """notify.unit_members for many cases in three queries: a department's handlers, or the
+    staff of the lead territorial unit (its grid worker; a community's or street's staff)."""
+    dept_ids = {c.lead_department_id for c in cases if c.lead_department_id}
+    region_ids = {c.lead_region_id for c in cases if c.lead_region_id and not c.lead_department_id}
+    by_dept: dict[int, list[User]] = defaultdict(list)
+    by_region: dict[int, list[User]] = defaultdict(list)
+    if dept_ids:
+        for u in User.objects.filter(department_id__in=dept_ids, role=Role.HANDLER, is_active=True).order_by("pk"):
+            by_dept[u.department_id].append(u)
+    if region_ids:
+        levels = dict(Region.objects.filter(pk__in=region_ids).values_list("pk", "level"))
+        staff = User.objects.filter(
+            region_id__in=region_ids, role__in=[Role.GRID_WORKER, Role.COMMUNITY_STAFF, Role.DISPATCHER], is_active=True
+        ).order_by("pk")
+        for u in staff:
+            if (u.role == Role.GRID_WORKER) == (levels[u.region_id] == Level.GRID):
+                by_region[u.region_id].append(u)
+    return {
+        c.pk: by_dept[c.lead_department_id] if c.lead_department_id else by_region.get(c.lead_region_id, [])
+        for c in cases
+    }
+
+
+# --- what is written ---------------------------------------------------------------------------
+
+
+def _local(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%m月%d日 %H:%M") if moment else ""
+
+
+def _overdue_text(plan: _Plan) -> str:
+    case = plan.case
+    if plan.clock == "respond":
+        return f"超过响应时限（{case.response_hours} 小时）未联系反映人"
+    if plan.clock == "resolve":
+        return f"超过办结时限（{case.resolve_workdays} 个工作日）未办结"
+    return "已超期"
+
+
+@dataclass
+class Outgoing:
+    """A notification as the backends read it (pk, recipient, case, kind, text), without
+    building a model instance for each of thousands."""
+
+    pk: int
+    recipient: User
+    case: Due
+    kind: str
+    text: str
+
+    @property
+    def case_id(self) -> int:
+        return self.case.pk
+
+
+def _record(done: list[_Plan], tiers: dict, stamp: datetime) -> list[Outgoing]:
+    """Events, supervisions, evaluations and notifications for the cases written, one INSERT each."""
+    events, supervisions, evaluations, notes = [], [], [], []
+    warned = [p for p in done if p.action == "warn"]
+    escalated = [p for p in done if p.action == "escalate"]
+    members = _unit_members([p.case for p in warned + escalated]) if warned or escalated else {}
+
+    def event(case: Due, action: str, note: str, data: dict, to_state: str = "") -> None:
+        events.append((case.pk, stamp, None, SYSTEM, action, case.state, to_state or case.state, note, json.dumps(data)))
+
+    def tell(users: list[User], case: Due, kind: str, text: str) -> None:
+        notes.extend((u, case, kind, text[:300]) for u in {u.pk: u for u in users}.values())
+
+    for plan in done:
+        case = plan.case
+        if plan.action == "close":
+            event(case, "close", CLOSE_NOTE, {}, State.CLOSED)
+            evaluations.append((case.pk, stamp, None, Evaluation.Source.TIMEOUT, None, None, "", case.lead_region_id,
+                                case.lead_department_id))
+        elif plan.action == "warn":
+            label = CLOCK_LABELS.get(plan.clock, "时限")
+            event(case, "warn", f"{label}已用 {deadlines.YELLOW_AT:.0%}，将于 {_local(plan.due)} 到期",
+                  {"clock": plan.clock, "due": plan.due.isoformat() if plan.due else None})
+            if case.state in UNIT_STATES and members[case.pk]:
+                recipients = members[case.pk]
+            else:
+                recipients = tiers[case.pk][0][1] if tiers.get(case.pk) else []
+            tell(recipients, case, "due_soon",
+                 f"临期提醒：事件 {case.number}「{case.title}」{label}将于 {_local(plan.due)} 到期，请抓紧办理")
+        elif plan.action == "escalate":
+            region, dispatchers = plan.tier
+            where = region.name if region else "上级"
+            reason = f"{_overdue_text(plan)}，自动升级至{where}督办（第 {plan.level} 级）"[:200]
+            event(case, "escalate", reason, {"level": plan.level, "clock": plan.clock, "to": region.code if region else "",
+                                             "notified": [u.username for u in dispatchers]})
+            supervisions.append((case.pk, stamp, None, plan.level, region.pk if region else None, reason, None))
+            event(case, "supervise", reason, {"level": plan.level})  # as services.supervise records it
+            tell(dispatchers, case, "escalated", f"超期督办：事件 {case.number}「{case.title}」{reason}")
+            tell(members[case.pk], case, "supervised", f"事件 {case.number} 被督办：{reason}")
+
+    insert_rows(CaseEvent, ("case", "at", "actor", "actor_name", "action", "from_state", "to_state", "note", "data"), events)
+    insert_rows(Supervision, ("case", "opened_at", "opened_by", "level", "to_region", "reason", "closed_at"), supervisions)
+    insert_rows(Evaluation, ("case", "at", "by", "source", "solved", "satisfied", "comment", "lead_region",
+                             "lead_department"), evaluations)
+    ids = insert_rows(Notification, ("recipient", "case", "kind", "text", "created_at", "read_at", "delivered"),
+                      [(u.pk, case.pk, kind, text, stamp, None, "{}") for u, case, kind, text in notes], returning=True)
+    return [Outgoing(pk, u, case, kind, text) for pk, (u, case, kind, text) in zip(ids, notes, strict=True)]
+
+
+def _deliver(notes: list[Outgoing]) -> None:
+    """Send through the configured backends after the batch committed, as notify.notify does
+    for one case, and keep each result; one UPDATE per distinct result (usually one)."""
+    by_result: dict[tuple, list[int]] = defaultdict(list)
+    for note in notes:
+        results = {}
+        for code in settings.NOTIFICATION_BACKENDS:
+            backend = BACKENDS.get(code)
+            if backend is None:
+                results[code] = "未知的通知方式"
+                continue
+            try:
+                backend().send(note)
+                results[code] = "ok"
+            except Exception as exc:  # a failed backend must not fail the sweep
+                log.warning("通知发送失败（%s）：%s", code, exc)
+                results[code] = str(exc)[:200]
+        by_result[tuple(sorted(results.items()))].append(note.pk)
+    for result, pks in by_result.items():
+        Notification.objects.filter(pk__in=pks).update(delivered=dict(result))
+
+
+# --- plain multi-row INSERT --------------------------------------------------------------------
+
+
+def insert_rows(model, fields: tuple[str, ...], rows: list[tuple], *, returning: bool = False, chunk: int = 1000) -> list[int]:
+    """INSERT ROWS (tuples of FIELDS' values: datetimes, ids, text, JSON as text), many rows
+    per statement; the new ids when RETURNING. Django's bulk_create prepares every value of
+    every row through its field in Python, which was most of the sweep's time."""
+    check_columns(model, fields)
+    if not rows:
+        return []
+    q = connection.ops.quote_name
+    meta = [model._meta.get_field(f) for f in fields]
+    postgres = connection.vendor == "postgresql"
+    if postgres:  # jsonb and timestamptz arrays from text; other columns by their own type
+        types = tuple("jsonb" if isinstance(f, models.JSONField) else
+                      "timestamp with time zone" if isinstance(f, models.DateTimeField) else
+                      f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in meta)
+    else:
+        types = tuple("timestamp" if isinstance(f, models.DateTimeField) else "" for f in meta)
+    head = f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in meta)}) "
+    tail = f" RETURNING {q(model._meta.pk.column)}" if returning else ""
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            names = tuple(f"c{i}" for i in range(len(meta)))
+            prefix, before, source, after = _rows_source(names, types, rows[start:start + chunk])
+            cursor.execute(f"{prefix}{head}SELECT {', '.join(names)} FROM {source}{tail}", before + after)
+            if returning:
+                ids += [r[0] for r in cursor.fetchall()]
+    return ids
+
+
+def check_columns(model, fields: tuple[str, ...]) -> None:
+    """Refuse to write a model that has gained a required column the caller does not fill."""
+    missing = [
+        f.name for f in model._meta.concrete_fields
+        if f.name not in fields and not f.null and not f.primary_key and f.db_default is models.NOT_PROVIDED
+    ]
+    if missing:
+        raise RuntimeError(f"{model.__name__} 的必填字段 {missing} 没有写入，请更新 cases.jobs / cases.city_steps")
