@@ -44,7 +44,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -53,7 +52,7 @@ from grassroots.accounts.models import User
 from grassroots.accounts.roles import Role
 from grassroots.cases import deadlines
 from grassroots.cases.models import Alert, Case, CaseEvent, Evaluation, Notification, State, Supervision
-from grassroots.cases.notify import BACKENDS
+from grassroots.cases.notify import deliver
 from grassroots.lib.worker import job, locked
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Region
@@ -407,18 +406,7 @@ def _deliver(notes: list[Outgoing]) -> None:
     for one case, and keep each result; one UPDATE per distinct result (usually one)."""
     by_result: dict[tuple, list[int]] = defaultdict(list)
     for note in notes:
-        results = {}
-        for code in settings.NOTIFICATION_BACKENDS:
-            backend = BACKENDS.get(code)
-            if backend is None:
-                results[code] = "未知的通知方式"
-                continue
-            try:
-                backend().send(note)
-                results[code] = "ok"
-            except Exception as exc:  # a failed backend must not fail the sweep
-                log.warning("通知发送失败（%s）：%s", code, exc)
-                results[code] = str(exc)[:200]
+        results = deliver(note)
         by_result[tuple(sorted(results.items()))].append(note.pk)
     for result, pks in by_result.items():
         Notification.objects.filter(pk__in=pks).update(delivered=dict(result))

@@ -76,21 +76,29 @@ def notify(users, case: Case | None, kind: str, text: str) -> list[Notification]
         [Notification(recipient=u, case=case, kind=kind, text=text[:300]) for u in {u.pk: u for u in users}.values()]
     )
     for note in notes:
-        results = {}
-        for code in settings.NOTIFICATION_BACKENDS:
-            backend = BACKENDS.get(code)
-            if backend is None:
-                results[code] = "未知的通知方式"
-                continue
-            try:
-                backend().send(note)
-                results[code] = "ok"
-            except Exception as exc:  # a failed backend must not fail the case
-                log.warning("通知发送失败（%s）：%s", code, exc)
-                results[code] = str(exc)[:200]
-        note.delivered = results
+        note.delivered = deliver(note)
     Notification.objects.bulk_update(notes, ["delivered"])
     return notes
+
+
+def deliver(note) -> dict[str, str]:
+    """Send NOTE through every configured backend; backend code → "ok" or the error.
+
+    A failed backend is logged and recorded, and never fails the work that caused it.
+    """
+    results = {}
+    for code in settings.NOTIFICATION_BACKENDS:
+        backend = BACKENDS.get(code)
+        if backend is None:
+            results[code] = "未知的通知方式"
+            continue
+        try:
+            backend().send(note)
+            results[code] = "ok"
+        except Exception as exc:  # a failed backend must not fail the case or the sweep
+            log.warning("通知发送失败（%s）：%s", code, exc)
+            results[code] = str(exc)[:200]
+    return results
 
 
 def unit_members(case: Case) -> list[User]:
