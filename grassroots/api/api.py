@@ -12,7 +12,9 @@ from grassroots.api import errors
 from grassroots.api.accounts import router as accounts_router
 from grassroots.api.auth import ANY_AUTH
 from grassroots.api.cases import router as cases_router
+from grassroots.api.disputes import router as disputes_router
 from grassroots.api.docs import LocalSwagger
+from grassroots.api.ledger import router as ledger_router
 from grassroots.api.territory import router as territory_router
 
 DESCRIPTION = """\
@@ -59,3 +61,5 @@ errors.install(api)
 api.add_router("", accounts_router)
 api.add_router("", territory_router)
 api.add_router("", cases_router)
+api.add_router("", ledger_router)
+api.add_router("", disputes_router)

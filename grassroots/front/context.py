@@ -23,6 +23,11 @@ def nav_items(user) -> list[dict]:
         return []
     items = [{"label": "首页", "url": reverse("home"), "key": "home"}]
     items.extend(case_nav_items(user))
+    from grassroots.disputes.nav import nav_items as dispute_nav_items
+    from grassroots.ledger.nav import nav_items as ledger_nav_items
+
+    items.extend(ledger_nav_items(user))
+    items.extend(dispute_nav_items(user))
     region = home_region(user)
     if can(user, Action.VIEW_TERRITORY) and region is not None:
         label = "我的网格" if user.role == Role.GRID_WORKER else "辖区地图"

@@ -1,0 +1,5 @@
+"""REST endpoints of the disputes part."""
+
+from ninja import Router
+
+router = Router()

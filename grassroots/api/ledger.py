@@ -1,0 +1,5 @@
+"""REST endpoints of the ledger part."""
+
+from ninja import Router
+
+router = Router()
