@@ -143,6 +143,17 @@ def test_me_for_community_staff(http, users):
             {"code": "case.handle", "label": "办理事件"},
             {"code": "case.view", "label": "查看事件"},
             {"code": "case.export", "label": "导出事件"},
+            {"code": "ledger.view", "label": "查看台账"},
+            {"code": "ledger.edit", "label": "维护台账"},
+            {"code": "ledger.import", "label": "导入台账"},
+            {"code": "ledger.export", "label": "导出台账"},
+            {"code": "ledger.full", "label": "查看完整个人信息"},
+            {"code": "ledger.visit", "label": "走访登记"},
+            {"code": "ledger.care", "label": "认定关爱/重点人群"},
+            {"code": "dispute.view", "label": "查看矛盾纠纷"},
+            {"code": "dispute.register", "label": "登记矛盾纠纷"},
+            {"code": "dispute.mediate", "label": "调解矛盾纠纷"},
+            {"code": "dispute.screen", "label": "矛盾纠纷排查"},
         ],
     }
     assert "13812341234" not in json.dumps(body)
