@@ -4,8 +4,10 @@ import csv
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Count, Max
 
 from grassroots.cases.models import Matter, MatterChange, Priority, Tier
+from grassroots.lib.snapshot import Snapshot
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent / "data" / "matter_catalog.csv"
 EDITABLE = ("name", "department_code", "tier", "priority", "response_hours", "resolve_workdays", "description", "active")
@@ -37,6 +39,7 @@ def load_default_catalog(path: Path = DEFAULT_CATALOG) -> int:
         if row["code"] not in existing
     ]
     Matter.objects.bulk_create(new)
+    matters.invalidate()
     return len(new)
 
 
@@ -77,5 +80,29 @@ def change_matter(matter: Matter, values: dict, by=None) -> Matter:
     return matter
 
 
+# --- the catalog in memory ---------------------------------------------------------------------
+# Every intake classifies among the active codes and snapshots one matter's limits; the catalog
+# changes when an admin edits it. One lib.snapshot per process: this process's edits invalidate
+# it (cases.signals), other processes' are seen within GRID_INDEX_CHECK_SECONDS. The instances
+# are shared: read them, never change them (change_matter takes its own from the database).
+
+
+def _load_matters() -> dict[str, Matter]:
+    return {m.code: m for m in Matter.objects.all()}
+
+
+def _matters_stamp() -> tuple:
+    agg = Matter.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+    return (agg["n"], agg["last"])
+
+
+matters: Snapshot[dict[str, Matter]] = Snapshot("catalog", _load_matters, _matters_stamp)
+
+
+def active_matter(code: str) -> Matter | None:
+    matter = matters.get().get(code)
+    return matter if matter is not None and matter.active else None
+
+
 def active_codes() -> set[str]:
-    return set(Matter.objects.filter(active=True).values_list("code", flat=True))
+    return {code for code, m in matters.get().items() if m.active}

@@ -146,7 +146,7 @@ def cases_step(ctx: CityContext) -> None:
             hand_over(exc)
 
     player = threading.Thread(target=play, name="cases-generator", daemon=True)
-    with _big_cache(count), _indexes_after(count, (Case, CaseEvent)):
+    with _big_cache(count):
         player.start()
         try:
             while (rows := batches.get()) is not None:
@@ -182,29 +182,6 @@ def _big_cache(count: int):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
-
-
-@contextmanager
-def _indexes_after(count: int, models_: tuple):
-    """Into empty tables, a large load is faster without the models' own secondary indexes
-    (Meta.indexes), built once at the end from sorted data, than keeping each up to date row by
-    row. All inside generate_city's transaction: if anything fails, the indexes come back with
-    the rollback."""
-    if count < 100_000 or any(model.objects.exists() for model in models_):
-        yield
-        return
-    # The statements only (DROP INDEX, Index.create_sql): SQLite's schema editor refuses to open
-    # inside a transaction, and these two need none of what it sets up.
-    editor = connection.schema_editor()
-    with connection.cursor() as cursor:
-        for model in models_:
-            for index in model._meta.indexes:
-                cursor.execute(f"DROP INDEX {connection.ops.quote_name(index.name)}")
-    yield
-    with connection.cursor() as cursor:
-        for model in models_:
-            for index in model._meta.indexes:
-                cursor.execute(str(index.create_sql(model, editor)))
 
 
 # --- what the cases are made from ---------------------------------------------------------------

@@ -118,7 +118,8 @@ class Case(models.Model):
 
     # Who reported it. Anonymous reports keep no name or phone; the tracking code follows them.
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_cases"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reported_cases",
+        db_index=False,  # case_reporter leads with it
     )
     reporter_name = models.CharField("反映人", max_length=50, blank=True)
     reporter_phone = models.CharField("联系电话", max_length=20, blank=True)
@@ -129,14 +130,17 @@ class Case(models.Model):
     lon = models.FloatField("经度", null=True, blank=True)
     lat = models.FloatField("纬度", null=True, blank=True)
     address = models.CharField("地址", max_length=200, blank=True)
-    grid = models.ForeignKey(Region, verbose_name="网格", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    grid = models.ForeignKey(Region, verbose_name="网格", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             db_index=False)  # case_grid_matter leads with it
     region = models.ForeignKey(Region, verbose_name="属地", on_delete=models.PROTECT, related_name="cases")
     region_path = PathField(max_length=255)
 
     # Who handles it: one lead unit (a territorial unit or a department); assists in CaseUnit.
-    lead_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases")
+    # (case_lead_region_state and case_dept_state lead with these two: no index of their own)
+    lead_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases",
+                                    db_index=False)
     lead_department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases"
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="led_cases", db_index=False
     )
 
     created_at = models.DateTimeField("上报时间", auto_now_add=True, db_index=True)
@@ -169,11 +173,13 @@ class Case(models.Model):
             models.Index(fields=["state", "created_at"], name="case_state_created"),
             models.Index(fields=["reporter", "created_at"], name="case_reporter"),
             # Found needed by bench/cases.py at a million cases: likely_duplicates at intake (the
-            # same matter in the last days), and a dispatcher's worklists (pending states, red or
-            # yellow) inside a territory — equality first, then the path range.
-            models.Index(fields=["matter_code", "created_at"], name="case_matter_recent"),
+            # same matter in the same grid, or within a small box around the point: two index
+            # ranges OR-ed), and a dispatcher's worklists (pending states, red or yellow) inside a
+            # territory — equality first, then the path range.
+            models.Index(fields=["grid", "matter_code", "created_at"], name="case_grid_matter"),
+            models.Index(fields=["matter_code", "lat", "lon", "created_at"], name="case_matter_place"),
             models.Index(fields=["state", "region_path"], name="case_state_region"),
-            models.Index(fields=["alert", "region_path"], name="case_alert_region"),
+            models.Index(fields=["alert", "state", "region_path"], name="case_alert_region"),
         ]
 
     def __str__(self) -> str:
@@ -210,7 +216,7 @@ class CaseUnit(models.Model):
 class CaseEvent(models.Model):
     """Append-only: every transition of a case, with who, when and why — the timeline."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)  # case_event_case_at
     at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_name = models.CharField(max_length=60, blank=True)  # "系统" for the worker
@@ -338,7 +344,8 @@ class ClassificationFeedback(models.Model):
 class Notification(models.Model):
     """In-app inbox; each is also sent through the configured backends (log, SMS, webhook)."""
 
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                                  db_index=False)  # notification_inbox leads with it
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=30)
     text = models.CharField(max_length=300)

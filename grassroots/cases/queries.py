@@ -129,23 +129,36 @@ def similarity(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x and y else 0.0
 
 
+DUPLICATE_COLUMNS = ("id", "number", "title", "description", "state", "created_at", "grid_id", "lon", "lat",
+                     "region_path")
+
+
 def likely_duplicates(case: Case, *, viewer: User | None = None, limit: int = 5,
                       threshold: float = 0.25) -> list[tuple[Case, float]]:
     """Recent cases of the same matter at the same grid or nearby, ranked by text similarity;
-    only those VIEWER may see, when a viewer is given."""
+    only those VIEWER may see, when a viewer is given.
+
+    Two index ranges OR-ed — (grid, matter, created_at) and (matter, lat, lon) — so the cost
+    does not grow with the city: only that matter's cases in that grid or that small box are
+    read, and only the columns the suggestion shows."""
     if not case.matter_code:
         return []
     since = (case.created_at or timezone.now()) - timedelta(days=DUPLICATE_DAYS)
-    candidates = (visible_cases(viewer) if viewer is not None else Case.objects).filter(matter_code=case.matter_code, created_at__gte=since).exclude(pk=case.pk).exclude(
-        state__in=[State.MERGED, State.REJECTED]
-    )
     near = Q(grid_id=case.grid_id) if case.grid_id else Q(region_id=case.region_id)
     if case.lon is not None:
         dlat = DUPLICATE_METRES / 111_000
         dlon = dlat / max(0.1, math.cos(math.radians(case.lat)))
         near |= Q(lon__range=(case.lon - dlon, case.lon + dlon), lat__range=(case.lat - dlat, case.lat + dlat))
+    candidates = (
+        (visible_cases(viewer) if viewer is not None else Case.objects)
+        .filter(near, matter_code=case.matter_code, created_at__gte=since)
+        .exclude(pk=case.pk)
+        .exclude(state__in=[State.MERGED, State.REJECTED])
+        .only(*DUPLICATE_COLUMNS)
+        .order_by("-created_at")[:50]
+    )
     scored = []
-    for other in candidates.filter(near).order_by("-created_at")[:50]:
+    for other in candidates:
         score = similarity(case.description, other.description)
         if score >= threshold:
             scored.append((other, round(score, 2)))

@@ -9,8 +9,12 @@ this suggestion and may change it.
 from dataclasses import dataclass, field
 
 from grassroots.cases.models import Matter, Tier
-from grassroots.territory.levels import DEPTH, Level
+from grassroots.territory import directory
+from grassroots.territory.directory import ancestor_at
+from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
+
+__all__ = ["Route", "TIER_LEVEL", "ancestor_at", "suggest_route"]
 
 TIER_LEVEL = {
     Tier.GRID: Level.GRID,
@@ -34,25 +38,11 @@ class Route:
         return self.lead_region.name if self.lead_region else ""
 
 
-def ancestor_at(region: Region, level: str) -> Region | None:
-    """REGION itself or its ancestor at LEVEL (None when REGION is above that level)."""
-    if DEPTH[region.level] < DEPTH[level]:
-        return None
-    if region.level == level:
-        return region
-    code = region.path.strip("/").split("/")[DEPTH[level]]
-    return Region.objects.filter(code=code).first()
-
-
 def suggest_route(matter: Matter | None, region: Region) -> Route:
     if matter is None:
         return Route(explanation="尚未确定事项，请先分类")
     district = ancestor_at(region, Level.DISTRICT)
-    department = (
-        Department.objects.select_related("district").filter(district=district, code=matter.department_code).first()
-        if district
-        else None
-    )
+    department = directory.department(district, matter.department_code)
     if matter.tier == Tier.DISTRICT:
         if department is None:
             return Route(explanation=f"{district.name if district else '该区'}没有“{matter.department_code}”部门，请人工指定")

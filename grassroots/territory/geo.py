@@ -53,6 +53,8 @@ class GridHit:
     code: str
     name: str
     path: str
+    parent_id: int | None = None
+    depth: int | None = None
 
 
 class GridIndex:
@@ -79,7 +81,8 @@ class GridIndex:
         self.geoms = np.array(geoms, dtype=object)
         shapely.prepare(self.geoms)
         self.tree = shapely.STRtree(self.geoms)
-        self._hits = [GridHit(r["id"], r["code"], r["name"], r["path"]) for r in rows]
+        self._hits = [GridHit(r["id"], r["code"], r["name"], r["path"], r.get("parent_id"), r.get("depth"))
+                      for r in rows]
         self._build_buckets()
 
     def _build_buckets(self) -> None:
@@ -119,7 +122,7 @@ class GridIndex:
         rows = list(
             Region.objects.filter(level=Level.GRID, boundary__isnull=False)
             .order_by("code")
-            .values("id", "code", "name", "path", "boundary")
+            .values("id", "code", "name", "path", "parent_id", "depth", "boundary")
         )
         return cls(rows)
 

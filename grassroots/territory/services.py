@@ -10,6 +10,7 @@ import shapely
 from django.db import transaction
 
 from grassroots.territory import geo
+from grassroots.territory.directory import directory
 from grassroots.territory.levels import (
     DEPTH,
     LABELS,
@@ -93,6 +94,7 @@ def ensure_departments(district: Region, rows: list[dict]) -> int:
         if r["code"] not in existing
     ]
     Department.objects.bulk_create(new)
+    directory.invalidate()
     return len(new)
 
 
@@ -418,6 +420,7 @@ def import_territory(
         if dry_run:
             transaction.set_rollback(True)
     geo.invalidate_grid_index()
+    directory.invalidate()
     return report
 
 
