@@ -69,14 +69,15 @@ def sees_everything(user: User) -> bool:
     )
 
 
-def regions_q(user: User, path_field: str = "path") -> Q:
-    """A filter selecting the records whose territory path lies inside the user's scope."""
+def regions_q(user: User, path_field: str = "path", *, indexed: bool = True) -> Q:
+    """A filter selecting the records whose territory path lies inside the user's scope
+    (indexed=False: see territory.models.NotIndexed)."""
     if sees_everything(user):
         return Q()
     root = scope_root(user)
     if root is None:
         return NOTHING
-    return path_prefix_q(path_field, root.path)
+    return path_prefix_q(path_field, root.path, indexed=indexed)
 
 
 def visible_regions(user: User) -> QuerySet[Region]:

@@ -448,7 +448,8 @@ def check_columns(model, fields: tuple[str, ...]) -> None:
     """Refuse to write a model that has gained a required column the caller does not fill."""
     missing = [
         f.name for f in model._meta.concrete_fields
-        if f.name not in fields and not f.null and not f.primary_key and f.db_default is models.NOT_PROVIDED
+        if f.name not in fields and not f.null and not f.primary_key and not f.generated
+        and f.db_default is models.NOT_PROVIDED
     ]
     if missing:
         raise RuntimeError(f"{model.__name__} 的必填字段 {missing} 没有写入，请更新 cases.jobs / cases.city_steps")

@@ -8,7 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from grassroots.accounts.models import User
-from grassroots.accounts.permissions import records_q
+from grassroots.accounts.permissions import records_q, regions_q
 from grassroots.accounts.roles import Role
 from grassroots.cases.models import (
     OPEN_STATES,
@@ -60,12 +60,16 @@ WORKLISTS = {
 
 def worklist(user: User, name: str) -> QuerySet[Case]:
     """A role's worklist. Dispatchers see what waits for dispatch in their territory; units see what they lead."""
-    qs = visible_cases(user)
-    open_q = Q(state__in=OPEN_STATES)
     dispatcher = user.role == Role.DISPATCHER
+    # A dispatcher works the cases of their territory (not their own reports elsewhere), read
+    # from the index of the list itself (waiting_on or alert, newest first), the territory
+    # checked from its entries: a city's or district's list then costs its first page, not
+    # a sort of every case in the territory.
+    qs = Case.objects.filter(regions_q(user, "region_path", indexed=False)) if dispatcher else visible_cases(user)
+    open_q = Q(state__in=OPEN_STATES)
     if name == "pending":
         if dispatcher:
-            return qs.filter(state__in=[State.SUBMITTED, State.ACCEPTED, State.RETURNED, State.REOPENED])
+            return qs.filter(waiting_on="dispatcher")  # = state in DISPATCHER_PENDING
         if user.role == Role.RESIDENT:
             return qs.filter(reporter=user, state=State.RESOLVED)
         return qs.filter(_mine_q(user), state__in=[State.DISPATCHED, State.IN_PROGRESS])

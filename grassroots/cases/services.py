@@ -112,7 +112,7 @@ class Intake:
 
 @cache
 def _insert_statement(model) -> tuple[str, tuple]:
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
     q = connection.ops.quote_name
     sql = (f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {q(model._meta.pk.column)}")

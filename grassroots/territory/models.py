@@ -21,6 +21,27 @@ class PathField(models.CharField):
         return params
 
 
+@PathField.register_lookup
+class NotIndexed(models.Transform):
+    """`path__not_indexed__gte=…`: the same comparison, written so that SQLite's query planner
+    does not answer it from this column's own indexes — a unary "+" before the column, SQLite's
+    documented way (the collation stays the column's). Elsewhere the column as it is.
+
+    SQLite keeps one number per index (rows per distinct value): it cannot know that 1 % of
+    cases are red while a territory range holds all of them, and picks the range. A worklist
+    asks for the path range this way so that the index of its own list (newest first) is used,
+    the range being checked from that index's entries."""
+
+    lookup_name = "not_indexed"
+
+    def as_sql(self, compiler, connection):
+        return compiler.compile(self.lhs)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.lhs)
+        return f"+{sql}", params
+
+
 class Region(models.Model):
     """One node of the territory tree; grids are its leaves.
 

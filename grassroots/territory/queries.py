@@ -6,14 +6,17 @@ from grassroots.territory.levels import DEPTH, ORDER, Level
 from grassroots.territory.models import Department, Region
 
 
-def path_prefix_q(field: str, prefix: str) -> Q:
+def path_prefix_q(field: str, prefix: str, *, indexed: bool = True) -> Q:
     """Rows whose FIELD starts with PREFIX (a path ending in "/"), as an index range.
 
     Every string that starts with ".../" sorts between ".../" and "...0" ("0" is the
     character after "/") when strings compare byte by byte, as paths do on every backend
     (see models.PathField). A range, unlike LIKE, is answered from a plain index on both
     SQLite (whose LIKE is case-insensitive and skips the index) and PostgreSQL.
+    With indexed=False, SQLite is told not to pick FIELD's indexes for it (models.NotIndexed).
     """
+    if not indexed:
+        field += "__not_indexed"
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix[:-1] + "0"})
 
 
