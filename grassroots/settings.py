@@ -99,8 +99,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets the worker and the web server share the file; IMMEDIATE avoids lock upgrades.
+    # A page cache of SQLITE_CACHE_MB per connection (SQLite's default is 2 MB) and the file
+    # mapped into memory: at a million cases the indexes a write touches no longer fit in 2 MB,
+    # and every miss was a read call (bench/cases.py).
+    _cache_kib = envint("SQLITE_CACHE_MB", 64) * 1024
+    _mmap = envint("SQLITE_MMAP_MB", 256) * 1024 * 1024
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (f"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-{_cache_kib}; "
+                         f"PRAGMA mmap_size={_mmap}; PRAGMA temp_store=MEMORY;"),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
@@ -207,4 +213,56 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# Ledger (一标三实): the key that encrypts ID numbers and phones at rest (AES-GCM) and keys
+# their search hashes (HMAC-SHA256). Production sets LEDGER_KEY (or LEDGER_KEY_FILE): any
+# long random string, e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`.
+# Unset, it is derived from SECRET_KEY (fine for development; production should set its own,
+# kept apart from SECRET_KEY). Changing it makes stored values unreadable.
+LEDGER_KEY = envstr("LEDGER_KEY", "") or "ledger-derived:" + SECRET_KEY
+
+# Disputes and petitions (矛盾纠纷、信访); see docs/disputes.md.
+# A dispute goes to the street's, then the district's mediation centre (矛调中心) when any
+# threshold of that tier is reached (risk level, people involved, amount in yuan).
+DISPUTE_ESCALATION = {
+    "street": {"risk": "major", "people": 10, "amount": 100_000},
+    "district": {"risk": "serious", "people": 30, "amount": 1_000_000},
+}
+DISPUTE_MEDIATION_DAYS = envint("DISPUTE_MEDIATION_DAYS", 30)  # from acceptance, for the on-time rate
+DISPUTE_CONFIRM_DAYS = 30  # 人民调解法 第33条
+DISPUTE_CONFIRM_WARN_DAYS = envint("DISPUTE_CONFIRM_WARN_DAYS", 5)  # remind this many days before the window closes
+DISPUTE_FOLLOW_UP_DAYS = envint("DISPUTE_FOLLOW_UP_DAYS", 7)  # follow up this many days after the performance date
+# Screening rounds (排查): how often each tier screens, "week" or "month".
+DISPUTE_SCREENING = {"community": "week", "street": "month", "district": "month"}
+# 信访工作条例 (2022) limits in days; 条例 counts 日 (calendar days) — set PETITION_WORKDAYS=1 to
+# count working days (chinese-calendar) where local rules say so.
+PETITION_LIMITS = {"accept": 15, "handle": 60, "extension": 30, "request": 30, "answer": 30}
+PETITION_WORKDAYS = envbool("PETITION_WORKDAYS", False)
+PETITION_WARN_DAYS = envint("PETITION_WARN_DAYS", 3)
+LAW_CORPUS_DIR = Path(envstr("LAW_CORPUS_DIR", str(VAR_DIR / "laws")))
+
+# Rate limits on the public reads (grassroots/lib/ratelimit.py): "count/period", period s/m/h/d
+# ("10/5m" = ten per five minutes); empty or 0 switches a limit off.
+RATE_LIMIT_TRACK = envstr("RATE_LIMIT_TRACK", "30/m")  # /track/ lookups per client address
+RATE_LIMIT_OPEN311 = envstr("RATE_LIMIT_OPEN311", "60/m")  # Open311 GET requests / requests/{id} / tokens/{token}
+RATE_LIMIT_MISS = envstr("RATE_LIMIT_MISS", "20/h")  # failed tracking-code / request-id lookups, both together
+# X-Forwarded-For is believed only behind this many reverse proxies of our own (0: never).
+TRUSTED_PROXY_COUNT = envint("PROXY_COUNT", 0)
+# Where the counters live. The default is process memory (no service needed; each web process
+# counts on its own). With several processes or servers set RATE_LIMIT_CACHE_URL to
+# "redis://host:6379/1" (needs the redis package) or to "db" (the database; run
+# `grassroots createcachetable` once).
+RATE_LIMIT_CACHE = "ratelimit"
+_ratelimit_cache = envstr("RATE_LIMIT_CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "grassroots_ratelimit"}
+        if _ratelimit_cache == "db"
+        else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache}
+        if _ratelimit_cache.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit",
+              "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    ),
 }

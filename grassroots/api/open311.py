@@ -20,6 +20,11 @@ What a GET shows (个人信息保护法: the least needed):
     (disputes, public security, social assistance, labour — they are about persons, not
     places), police referrals (110分流), rejected reports and not yet classified ones are
     not public at all.
+
+Reads (GET requests, requests/{id}, tokens/{token}) are rate limited (lib/ratelimit.py,
+RATE_LIMIT_OPEN311) per client address, or per account with an api_key; a request id or
+token that does not exist also counts in the strict miss bucket shared with /track/
+(RATE_LIMIT_MISS). Over the limit: 429, an Open311 error array and Retry-After.
 """
 
 import json
@@ -38,6 +43,7 @@ from grassroots.accounts.roles import Action, Role
 from grassroots.accounts.services import user_for_token
 from grassroots.cases import queries, services
 from grassroots.cases.models import OPEN_STATES, Case, Channel, Matter, State
+from grassroots.lib import ratelimit
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Region
 
@@ -64,10 +70,11 @@ FIELDS = {
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, description: str):
+    def __init__(self, status: int, description: str, retry_after: int = 0):
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after = retry_after
 
 
 # --- output -------------------------------------------------------------------------------
@@ -125,7 +132,10 @@ def _view(handler):
         try:
             return handler(request, fmt, **kwargs)
         except Refusal as exc:
-            return _errors(fmt, exc.status, exc.description)
+            response = _errors(fmt, exc.status, exc.description)
+            if exc.retry_after:
+                response["Retry-After"] = str(exc.retry_after)
+            return response
 
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
@@ -163,6 +173,15 @@ def _caller(request: HttpRequest, *, required: bool) -> User | None:
         audit_denial(user, request, f"action {Action.USE_API}")
         raise Refusal(403, "您的角色无权使用接口")
     return user
+
+
+def _throttle(request: HttpRequest, user: User | None) -> None:
+    """Rate limit a read (lib/ratelimit.py): per client address, or per account when a valid
+    api_key came with it, so a leaked key cannot copy everything either. 429 when spent."""
+    who = f"user:{user.pk}" if user is not None else None
+    verdict = ratelimit.check(request, "open311", "RATE_LIMIT_OPEN311", who=who)
+    if not verdict.allowed:
+        raise Refusal(429, ratelimit.message(verdict), verdict.retry_after)
 
 
 # --- services ------------------------------------------------------------------------------
@@ -395,6 +414,7 @@ def requests_view(request: HttpRequest, fmt: str) -> HttpResponse:
     if request.method == "POST":
         return _post(request, fmt)
     user = _caller(request, required=False)
+    _throttle(request, user)
     return _render(fmt, _rows(user, _search(request, user)), root="service_requests", item="request")
 
 
@@ -403,8 +423,10 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
     """GET requests/{id}: one request, as a one-element array (per the spec)."""
     _methods(request, "GET")
     user = _caller(request, required=False)
+    _throttle(request, user)
     case = _readable(user).select_related(*RELATED).filter(number=number).first()
     if case is None:
+        ratelimit.miss(request)
         raise Refusal(404, f"服务请求 {number} 不存在")
     return _render(fmt, _rows(user, [case]), root="service_requests", item="request")
 
@@ -413,8 +435,10 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
 def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
     """GET tokens/{token}: the service_request_id behind a tracking code (查询码)."""
     _methods(request, "GET")
+    _throttle(request, _caller(request, required=False))
     code = token.strip().upper()
     number = Case.objects.filter(tracking_code=code).values_list("number", flat=True).first()
     if number is None:
+        ratelimit.miss(request)  # a tracking code guessed here counts as one guessed on /track/
         raise Refusal(404, f"查询码 {token} 不存在")
     return _render(fmt, [{"service_request_id": number, "token": code}], root="service_requests", item="request")

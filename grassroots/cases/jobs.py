@@ -42,7 +42,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -53,13 +53,15 @@ from grassroots.accounts.roles import Role
 from grassroots.cases import deadlines
 from grassroots.cases.models import Alert, Case, CaseEvent, Evaluation, Notification, State, Supervision
 from grassroots.cases.notify import deliver
-from grassroots.lib.worker import job, locked
+from grassroots.lib.worker import job
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Region
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
+# More notifications than this of one kind for one person in one batch are sent as one digest.
+DIGEST_AFTER = 3
 # A run stops taking new batches after this many seconds; what is left waits for the next run.
 RUN_SECONDS = 20.0
 SYSTEM = "系统"
@@ -85,6 +87,30 @@ class Due:
             setattr(self, name, value)
 
 
+_DUE_DATETIMES = tuple(i for i, name in enumerate(Due.COLUMNS) if name.endswith("_at"))
+
+
+def _read_due(qs, size: int) -> list[Due]:
+    """lib.worker.locked(QS, SIZE) as Due rows, read on the cursor: Django's per-value datetime
+    converters were a tenth of a large sweep. On SQLite the driver parses the UTC text into naive
+    datetimes (Django registers that converter), which only need their zone; PostgreSQL's driver
+    already returns aware datetimes."""
+    sql, params = qs.select_for_update(skip_locked=True)[:size].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i in _DUE_DATETIMES:
+                value = row[i]
+                if value is not None:
+                    if isinstance(value, str):
+                        value = datetime.fromisoformat(value)
+                    row[i] = value.replace(tzinfo=UTC)
+    return [Due(*row) for row in rows]
+
+
 @dataclass
 class SweepResult:
     handled: int = 0  # cases written (closed, warned, escalated or just re-timed)
@@ -104,8 +130,9 @@ def sweep(now: datetime | None = None, *, batch_size: int = BATCH_SIZE, budget: 
     result = SweepResult()
     after = None
     started = time.monotonic()
+    people = _People()
     while True:
-        after, more = _sweep_batch(now, after, batch_size, result)
+        after, more = _sweep_batch(now, after, batch_size, result, people)
         if not more or time.monotonic() - started > budget:
             return result
 
@@ -125,18 +152,20 @@ class _Plan:
     tier: tuple[Region | None, list[User]] = (None, [])  # escalation: to whom
 
 
-def _sweep_batch(now: datetime, after: tuple | None, size: int, result: SweepResult) -> tuple[tuple | None, bool]:
+def _sweep_batch(now: datetime, after: tuple | None, size: int, result: SweepResult,
+                 people: "_People | None" = None) -> tuple[tuple | None, bool]:
     """One transaction: read up to SIZE due cases after AFTER, decide, write. Returns (key, more)."""
+    people = people or _People()
     with transaction.atomic():
         qs = Case.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk").values_list(*Due.COLUMNS)
         if after is not None:
             qs = qs.filter(Q(next_due_at__gt=after[0]) | Q(next_due_at=after[0], pk__gt=after[1]))
-        cases = [Due(*row) for row in locked(qs, size)]
+        cases = _read_due(qs, size)
         if not cases:
             return after, False
         result.batches += 1
         plans = [_plan(case, now) for case in cases]
-        tiers = _dispatcher_tiers([p.case for p in plans if p.alert != Alert.GREEN])
+        tiers = _dispatcher_tiers([p.case for p in plans if p.alert != Alert.GREEN], people)
         for plan in plans:
             if plan.alert == Alert.RED:
                 _decide_escalation(plan, tiers[plan.case.pk])
@@ -147,7 +176,7 @@ def _sweep_batch(now: datetime, after: tuple | None, size: int, result: SweepRes
             result.actions["skipped"] += len(plans) - len(done)
         result.handled += len(done)
         result.actions.update(p.action for p in done)
-        outbox = _record(done, tiers, stamp)
+        outbox = _record(done, tiers, stamp, people)
     result.notifications += len(outbox)
     _deliver(outbox)
     return (cases[-1].next_due_at, cases[-1].pk), len(cases) == size
@@ -247,6 +276,28 @@ def _stamp_mark() -> str:
     return "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
 
 
+def _datetime_adapter():
+    """connection.ops.adapt_datetimefield_value, remembered per value for one statement (a batch
+    writes the same stamp on thousands of rows) and, on SQLite, without its settings lookups:
+    UTC text as Django writes it."""
+    memo: dict = {}
+    if connection.vendor != "sqlite":
+        adapt = connection.ops.adapt_datetimefield_value
+    else:
+        def adapt(value: datetime) -> str:
+            return str(value.astimezone(UTC).replace(tzinfo=None)) if value.tzinfo else str(value)
+
+    def cached(value):
+        if value is None:
+            return None
+        found = memo.get(value)
+        if found is None:
+            found = memo[value] = adapt(value)
+        return found
+
+    return cached
+
+
 def _rows_source(names: tuple[str, ...], types: tuple[str, ...], rows: list[tuple]) -> tuple[str, list, str, list]:
     """ROWS as a table `v` with columns NAMES, to put in a statement as
     f"{prefix}UPDATE … {source} …" with params before + (the statement's own) + after.
@@ -254,11 +305,11 @@ def _rows_source(names: tuple[str, ...], types: tuple[str, ...], rows: list[tupl
     PostgreSQL: unnest() of one array per column — nine parameters however many rows (psycopg
     parses every placeholder of a query in Python, which for thousands of them costs more than
     the UPDATE). SQLite: a VALUES list in a WITH clause (its placeholders cost nothing)."""
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     columns = [list(c) for c in zip(*rows, strict=True)]
     for i, kind in enumerate(types):
         if kind.startswith("timestamp"):
-            columns[i] = [adapt(v) if v is not None else None for v in columns[i]]
+            columns[i] = [adapt(v) for v in columns[i]]
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"CAST(%s AS {kind}[])" for kind in types)
         return "", [], f"unnest({arrays}) AS v ({', '.join(names)})", columns
@@ -270,17 +321,32 @@ def _rows_source(names: tuple[str, ...], types: tuple[str, ...], rows: list[tupl
 # --- who is told -------------------------------------------------------------------------------
 
 
-def _dispatcher_tiers(cases: list[Due]) -> dict[int, list[tuple[Region | None, list[User]]]]:
+class _People:
+    """Who is told, read once per sweep run and kept for its batches: every active dispatcher
+    by the code of their territory (a city has a few hundred), and each lead unit's members
+    when first needed."""
+
+    def __init__(self):
+        self._dispatchers: dict[str, list[User]] | None = None
+        self.by_dept: dict[int, list[User]] = {}
+        self.by_region: dict[int, list[User]] = {}
+        self.levels: dict[int, str] = {}
+
+    def dispatchers(self) -> dict[str, list[User]]:
+        if self._dispatchers is None:
+            self._dispatchers = defaultdict(list)
+            for user in User.objects.filter(role=Role.DISPATCHER, is_active=True).select_related("region").order_by("pk"):
+                if user.region_id:
+                    self._dispatchers[user.region.code].append(user)
+        return self._dispatchers
+
+
+def _dispatcher_tiers(cases: list[Due], people: _People | None = None) -> dict[int, list[tuple[Region | None, list[User]]]]:
     """Per case, the tiers above it that have dispatchers, nearest first — the list
     services.dispatchers_for picks from (level_up n → entry n, capped at the last). A case with
     no dispatcher anywhere above it still escalates: to its street, district and city, unheard."""
+    by_code = (people or _People()).dispatchers()
     codes_of = {c.pk: c.region_path.strip("/").split("/") for c in cases}
-    wanted = {code for codes in codes_of.values() for code in codes}
-    by_code: dict[str, list[User]] = defaultdict(list)
-    if wanted:
-        users = User.objects.filter(role=Role.DISPATCHER, is_active=True, region__code__in=wanted).select_related("region")
-        for user in users.order_by("pk"):
-            by_code[user.region.code].append(user)
     depths = (DEPTH[Level.STREET], DEPTH[Level.DISTRICT], DEPTH[Level.CITY])
     out, fallback = {}, []
     for case in cases:
@@ -296,26 +362,30 @@ def _dispatcher_tiers(cases: list[Due]) -> dict[int, list[tuple[Region | None, l
     return out
 
 
-def _unit_members(cases: list[Due]) -> dict[int, list[User]]:
-    """notify.unit_members for many cases in three queries: a department's handlers, or the
-    staff of the lead territorial unit (its grid worker; a community's or street's staff)."""
-    dept_ids = {c.lead_department_id for c in cases if c.lead_department_id}
-    region_ids = {c.lead_region_id for c in cases if c.lead_region_id and not c.lead_department_id}
-    by_dept: dict[int, list[User]] = defaultdict(list)
-    by_region: dict[int, list[User]] = defaultdict(list)
+def _unit_members(cases: list[Due], people: _People | None = None) -> dict[int, list[User]]:
+    """notify.unit_members for many cases in at most three queries (none for units already
+    known this run): a department's handlers, or the staff of the lead territorial unit (its
+    grid worker; a community's or street's staff)."""
+    people = people or _People()
+    dept_ids = {c.lead_department_id for c in cases if c.lead_department_id} - people.by_dept.keys()
+    region_ids = {c.lead_region_id for c in cases if c.lead_region_id and not c.lead_department_id} - people.by_region.keys()
     if dept_ids:
+        for pk in dept_ids:
+            people.by_dept[pk] = []
         for u in User.objects.filter(department_id__in=dept_ids, role=Role.HANDLER, is_active=True).order_by("pk"):
-            by_dept[u.department_id].append(u)
+            people.by_dept[u.department_id].append(u)
     if region_ids:
-        levels = dict(Region.objects.filter(pk__in=region_ids).values_list("pk", "level"))
+        people.levels.update(Region.objects.filter(pk__in=region_ids).values_list("pk", "level"))
+        for pk in region_ids:
+            people.by_region[pk] = []
         staff = User.objects.filter(
             region_id__in=region_ids, role__in=[Role.GRID_WORKER, Role.COMMUNITY_STAFF, Role.DISPATCHER], is_active=True
         ).order_by("pk")
         for u in staff:
-            if (u.role == Role.GRID_WORKER) == (levels[u.region_id] == Level.GRID):
-                by_region[u.region_id].append(u)
+            if (u.role == Role.GRID_WORKER) == (people.levels[u.region_id] == Level.GRID):
+                people.by_region[u.region_id].append(u)
     return {
-        c.pk: by_dept[c.lead_department_id] if c.lead_department_id else by_region.get(c.lead_region_id, [])
+        c.pk: people.by_dept[c.lead_department_id] if c.lead_department_id else people.by_region.get(c.lead_region_id, [])
         for c in cases
     }
 
@@ -343,21 +413,48 @@ class Outgoing:
 
     pk: int
     recipient: User
-    case: Due
+    case: Due | None  # None: a digest of several cases
     kind: str
     text: str
 
     @property
-    def case_id(self) -> int:
-        return self.case.pk
+    def case_id(self) -> int | None:
+        return self.case.pk if self.case is not None else None
 
 
-def _record(done: list[_Plan], tiers: dict, stamp: datetime) -> list[Outgoing]:
+# One person told of many cases of one kind in one batch (a backlog after the worker was down,
+# a department with dozens of cases turning red at the start of a working day) gets one digest
+# instead of a message per case: an SMS gateway would otherwise send hundreds. The cases' own
+# timelines still record each reminder and escalation; the digest opens the matching worklist.
+DIGEST_TEXT = {
+    "due_soon": "临期提醒：{n} 件事件即将到期，请到“临期”待办中抓紧办理：{numbers}",
+    "escalated": "超期督办：{n} 件事件超期未办，已自动升级至您处督办，请到“超期”待办中查看：{numbers}",
+    "supervised": "督办：您单位承办的 {n} 件事件因超期被督办，请到“超期”待办中查看：{numbers}",
+}
+
+
+def _with_digests(notes: list[tuple]) -> list[tuple]:
+    """NOTES (recipient, case, kind, text), with each person's run of more than DIGEST_AFTER of
+    one kind replaced by one digest (case None) naming the first cases."""
+    groups: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+    for note in notes:
+        groups[(note[0].pk, note[2])].append(note)
+    out = []
+    for (_, kind), group in groups.items():
+        if len(group) <= DIGEST_AFTER or kind not in DIGEST_TEXT:
+            out.extend(group)
+            continue
+        shown = "、".join(case.number for _, case, _, _ in group[:5]) + ("等" if len(group) > 5 else "")
+        out.append((group[0][0], None, kind, DIGEST_TEXT[kind].format(n=len(group), numbers=shown)[:300]))
+    return out
+
+
+def _record(done: list[_Plan], tiers: dict, stamp: datetime, people: _People | None = None) -> list[Outgoing]:
     """Events, supervisions, evaluations and notifications for the cases written, one INSERT each."""
     events, supervisions, evaluations, notes = [], [], [], []
     warned = [p for p in done if p.action == "warn"]
     escalated = [p for p in done if p.action == "escalate"]
-    members = _unit_members([p.case for p in warned + escalated]) if warned or escalated else {}
+    members = _unit_members([p.case for p in warned + escalated], people) if warned or escalated else {}
 
     def event(case: Due, action: str, note: str, data: dict, to_state: str = "") -> None:
         events.append((case.pk, stamp, None, SYSTEM, action, case.state, to_state or case.state, note, json.dumps(data)))
@@ -396,8 +493,10 @@ def _record(done: list[_Plan], tiers: dict, stamp: datetime) -> list[Outgoing]:
     insert_rows(Supervision, ("case", "opened_at", "opened_by", "level", "to_region", "reason", "closed_at"), supervisions)
     insert_rows(Evaluation, ("case", "at", "by", "source", "solved", "satisfied", "comment", "lead_region",
                              "lead_department"), evaluations)
+    notes = _with_digests(notes)
     ids = insert_rows(Notification, ("recipient", "case", "kind", "text", "created_at", "read_at", "delivered"),
-                      [(u.pk, case.pk, kind, text, stamp, None, "{}") for u, case, kind, text in notes], returning=True)
+                      [(u.pk, case.pk if case else None, kind, text, stamp, None, "{}") for u, case, kind, text in notes],
+                      returning=True)
     return [Outgoing(pk, u, case, kind, text) for pk, (u, case, kind, text) in zip(ids, notes, strict=True)]
 
 
@@ -408,8 +507,17 @@ def _deliver(notes: list[Outgoing]) -> None:
     for note in notes:
         results = deliver(note)
         by_result[tuple(sorted(results.items()))].append(note.pk)
-    for result, pks in by_result.items():
-        Notification.objects.filter(pk__in=pks).update(delivered=dict(result))
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        for result, pks in by_result.items():
+            # The ids as one parameter (a JSON array on SQLite, an array on PostgreSQL): an
+            # IN list of thousands of placeholders costs more to build than to run.
+            value = json.dumps(dict(result), ensure_ascii=False)
+            if connection.vendor == "postgresql":
+                cursor.execute(f"UPDATE {table} SET delivered = CAST(%s AS jsonb) WHERE id = ANY(%s)", [value, pks])
+            else:
+                cursor.execute(f"UPDATE {table} SET delivered = %s WHERE id IN (SELECT value FROM json_each(%s))",
+                               [value, json.dumps(pks)])
 
 
 # --- plain multi-row INSERT --------------------------------------------------------------------

@@ -23,5 +23,6 @@ urlpatterns = [
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/submitted/", views.submitted, name="submitted"),
     path("<str:number>/act/", views.act, name="act"),
+    path("<str:number>/phone/", views.reveal_phone, name="reveal_phone"),
     path("<str:number>/files/<int:pk>/", views.attachment, name="attachment"),
 ]

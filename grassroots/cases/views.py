@@ -25,7 +25,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from grassroots.accounts.models import AuditEvent
 from grassroots.accounts.permissions import (
+    Denied,
+    audit,
     audit_denial,
     can,
     home_region,
@@ -57,6 +60,7 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import unread_count
 from grassroots.cases.services import CaseError, Conflict, NotAllowed, Report
+from grassroots.lib import ratelimit
 from grassroots.lib.privacy import mask_phone
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
@@ -102,15 +106,58 @@ def _channels(user) -> list[str]:
     return [c for c in Channel.values if c in allowed]
 
 
-def sees_full_phone(user) -> bool:
-    """Dispatchers call reporters back; everyone else sees the phone masked."""
-    return user.role == Role.DISPATCHER
+# --- the reporter's phone (个人信息保护法) ----------------------------------------------------
+#
+# Everyone sees the phone masked (138****5678) on pages, in the API and in exports; the
+# reporter sees their own. Whoever has to call the reporter may reveal the whole number on
+# one case at a time, giving a reason, and each reveal is written to the audit log (who,
+# which case, when, why) — never the number itself.
+
+PHONE_REVEAL_KIND = AuditEvent.Kind.CASE_PHONE
+REVEAL_REASONS = {
+    "contact": "联系反映人（响应、核实情况）",
+    "callback": "回访评价",
+    "other": "其他",
+}
+
+
+def may_reveal_phone(user, case: Case) -> bool:
+    """Who needs the whole number: the case's own dispatchers (they take in, call back for the
+    evaluation, verify and reopen — in any state), and members of the lead unit while they may
+    still record the contact with the reporter (联系反映人: dispatched or in progress). Assisting
+    units, leaders, admins and grid workers of the grid do not call the reporter."""
+    if not case.reporter_phone or case.anonymous:
+        return False
+    rel = policy.relations(user, case)
+    if "dispatcher" in rel:
+        return True
+    return "lead" in rel and case.state in policy.RULES["respond"].from_states
 
 
 def shown_phone(user, case: Case) -> str:
-    if sees_full_phone(user) or (case.reporter_id and case.reporter_id == user.pk):
+    """The phone as a list or a page shows it: the reporter's own in full, masked for everyone else."""
+    if case.reporter_id and case.reporter_id == user.pk:
         return case.reporter_phone
     return mask_phone(case.reporter_phone)
+
+
+def reveal_phone_for(user, case: Case, request, reason: str, note: str = "") -> str:
+    """Check that USER may see CASE's whole phone, write the audit event, return the number.
+
+    Refusals are CaseError (400: no number, bad reason) or NotAllowed (403, audited as a denial)."""
+    if not case.reporter_phone or case.anonymous:
+        raise CaseError("该事件没有留联系电话", "reporter_phone")
+    if not may_reveal_phone(user, case):
+        audit_denial(user, request, f"case {case.number} reporter phone")
+        raise NotAllowed("您无需联系反映人，不能查看完整号码")
+    if reason not in REVEAL_REASONS:
+        raise CaseError("请选择查看完整号码的事由", "reason")
+    note = " ".join((note or "").split())[:100]
+    if reason == "other" and len(note) < 2:
+        raise CaseError("选择“其他”时请简要说明事由", "note")
+    why = REVEAL_REASONS[reason] + (f"：{note}" if note else "")
+    audit(PHONE_REVEAL_KIND, user=user, request=request, detail=f"查看事件 {case.number} 反映人完整电话；事由：{why}")
+    return case.reporter_phone
 
 
 def _form_error(form, exc: CaseError, rename: dict | None = None) -> None:
@@ -529,7 +576,6 @@ def _cell(value):
 
 
 def _export_rows(user, qs):
-    full = sees_full_phone(user)
     local = timezone.localtime
     for c in qs.iterator(chunk_size=1000):
         yield [_cell(v) for v in (
@@ -539,7 +585,7 @@ def _export_rows(user, qs):
             f"{local(c.respond_due_at):%Y-%m-%d %H:%M}" if c.respond_due_at else "",
             f"{local(c.resolve_due_at):%Y-%m-%d %H:%M}" if c.resolve_due_at else "",
             "匿名" if c.anonymous else c.reporter_name,
-            c.reporter_phone if full else mask_phone(c.reporter_phone),
+            mask_phone(c.reporter_phone),  # always: a file leaves the platform; call-backs reveal one at a time
             c.address,
         )]
 
@@ -551,7 +597,9 @@ class _Echo:
 
 @login_required
 def export(request, fmt: str):
-    """The current filtered worklist, within scope, as CSV or Excel; phones masked as on screen."""
+    """The current filtered worklist, within scope, as CSV or Excel. Phones are masked for every
+    role: a file leaves the platform and cannot be recalled, while a call-back needs one number
+    at a time, which the case page reveals (and audits)."""
     user = request.user
     require(user, Action.EXPORT_CASES, request)
     _, _, qs = _listed(request)
@@ -611,6 +659,8 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
         "case": case,
         "staff": staff,
         "phone": shown_phone(user, case),
+        "may_reveal": may_reveal_phone(user, case),
+        "reveal_reasons": REVEAL_REASONS.items(),
         "clocks": [c for c in (
             _clock("响应", case.accepted_at, case.respond_due_at, case.responded_at, now, finished=finished),
             _clock("办结", case.accepted_at, case.resolve_due_at, case.resolved_at, now, finished=finished),
@@ -710,6 +760,32 @@ def detail(request, number: str):
 
 @login_required
 @require_POST
+def reveal_phone(request, number: str):
+    """htmx (or a plain form post): the reporter's whole phone for someone who has to call them,
+    after a reason is picked; every reveal is audited. Not cached anywhere."""
+    user = request.user
+    case = _case_or_404(request, number)
+    reason, note = request.POST.get("reason", ""), request.POST.get("note", "")
+    error, status, full = "", 200, ""
+    try:
+        full = reveal_phone_for(user, case, request, reason, note)
+    except NotAllowed as exc:
+        raise Denied("phone.reveal", exc.message) from None
+    except CaseError as exc:
+        error, status = exc.message, exc.status
+    context = {"case": case, "phone": full or shown_phone(user, case), "revealed": bool(full),
+               "may_reveal": not full, "reveal_reasons": REVEAL_REASONS.items(), "reveal_error": error,
+               "typed_reason": reason, "typed_note": note}
+    if request.htmx:  # htmx swaps only 2xx answers: the reason error comes back in the fragment
+        response = render(request, "cases/_reporter.html", context)
+    else:
+        response = render(request, "cases/detail.html", {**_detail_context(request, case), **context}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
 def act(request, number: str):
     """One action of the case page. Errors come back on the same page with the typed text kept."""
     user = request.user
@@ -776,9 +852,19 @@ PUBLIC_EVENTS = {"report", "accept", "dispatch", "start", "respond", "resolve", 
 
 def track(request):
     """Anyone holding a tracking code sees the state and a timeline with no names or personal data;
-    the signed-in reporter may also evaluate a resolved case here."""
+    the signed-in reporter may also evaluate a resolved case here. Lookups are rate limited per
+    client address (lib/ratelimit.py): 429 with Retry-After when too many, or too many misses."""
     code = (request.GET.get("code") or "").strip().upper()[:12]
+    if code:  # every lookup counts; misses also count in the strict bucket (codes must not be guessed)
+        verdict = ratelimit.check(request, "track", "RATE_LIMIT_TRACK")
+        if not verdict.allowed:
+            response = render(request, "cases/track.html", {"title": "办理进度查询", "code": code,
+                                                            "throttled": ratelimit.message(verdict)}, status=429)
+            response["Retry-After"] = str(verdict.retry_after)
+            return response
     case = Case.objects.filter(tracking_code=code).select_related("merged_into").first() if code else None
+    if code and case is None:
+        ratelimit.miss(request)
     context = {"title": "办理进度查询", "code": code, "case": case}
     status = 404 if code and case is None else 200
     if case is not None:
@@ -952,6 +1038,9 @@ def inbox_read_all(request):
     return redirect("cases:inbox")
 
 
+DIGEST_WORKLISTS = {"due_soon": "due_soon", "escalated": "overdue", "supervised": "overdue"}
+
+
 @login_required
 def inbox_open(request, pk: int):
     """Open a notification's case and mark the notification read."""
@@ -959,4 +1048,7 @@ def inbox_open(request, pk: int):
     Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     if note.case_id:
         return redirect("cases:detail", number=note.case.number)
+    worklist = DIGEST_WORKLISTS.get(note.kind)  # a digest of several cases: the matching worklist
+    if worklist:
+        return redirect(f"{reverse('cases:list')}?tab={worklist}")
     return redirect("cases:inbox")

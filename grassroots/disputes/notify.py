@@ -1,0 +1,46 @@
+"""Reminders for mediators and the petition office, through the platform's notifications.
+
+No fork of cases.notify: each message is a cases.models.Notification (the one in-app inbox,
+with no case attached) sent through cases.notify.deliver (log / SMS / webhook backends).
+The text names the dispute or petition by its number.
+"""
+
+from grassroots.accounts.models import User
+from grassroots.accounts.roles import Action, Role
+from grassroots.cases.models import Notification
+from grassroots.cases.notify import deliver
+from grassroots.territory.models import Region
+
+
+def tell(users, kind: str, text: str) -> list[Notification]:
+    unique = {u.pk: u for u in users if u is not None}
+    notes = Notification.objects.bulk_create(
+        [Notification(recipient=u, case=None, kind=kind, text=text[:300]) for u in unique.values()]
+    )
+    for note in notes:
+        note.delivered = deliver(note)
+    Notification.objects.bulk_update(notes, ["delivered"])
+    return notes
+
+
+def staff_of(region: Region, roles: list[str]) -> list[User]:
+    return list(User.objects.filter(region=region, role__in=roles, is_active=True))
+
+
+def mediators_of(region: Region) -> list[User]:
+    """The accounts of a mediating committee: mediators (and community staff at community level)."""
+    return staff_of(region, [Role.MEDIATOR, Role.COMMUNITY_STAFF])
+
+
+def offices_for(path: str) -> list[User]:
+    """The petition office (dispatchers who handle petitions) nearest to PATH, going up the tree."""
+    from grassroots.accounts.permissions import can
+
+    codes = [c for c in path.strip("/").split("/") if c]
+    users = [u for u in User.objects.filter(role=Role.DISPATCHER, is_active=True, region__code__in=codes)
+             .select_related("region") if can(u, Action.HANDLE_PETITION)]
+    for code in reversed(codes):
+        found = [u for u in users if u.region.code == code]
+        if found:
+            return found
+    return []
