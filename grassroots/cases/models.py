@@ -112,7 +112,8 @@ class Case(models.Model):
     state = models.CharField("状态", max_length=12, choices=State.choices, default=State.SUBMITTED)
 
     # The matter and the limits the case was opened under.
-    matter = models.ForeignKey(Matter, verbose_name="事项", null=True, blank=True, on_delete=models.PROTECT)
+    matter = models.ForeignKey(Matter, verbose_name="事项", null=True, blank=True, on_delete=models.PROTECT,
+                               db_index=False)  # cases are found by matter_code
     matter_code = models.CharField(max_length=20, blank=True)
     matter_name = models.CharField(max_length=100, blank=True)
     tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
@@ -128,7 +129,10 @@ class Case(models.Model):
     reporter_name = models.CharField("反映人", max_length=50, blank=True)
     reporter_phone = models.CharField("联系电话", max_length=20, blank=True)
     anonymous = models.BooleanField("匿名", default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexes cost every write, and on PostgreSQL every sweep UPDATE writes an entry in all of
+    # a case's indexes: the foreign keys nothing lists cases by have none of their own.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   db_index=False)
 
     # Where: the point, the grid it falls in and that grid's path (scope filters use it).
     lon = models.FloatField("经度", null=True, blank=True)
@@ -136,7 +140,8 @@ class Case(models.Model):
     address = models.CharField("地址", max_length=200, blank=True)
     grid = models.ForeignKey(Region, verbose_name="网格", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              db_index=False)  # case_grid_matter leads with it
-    region = models.ForeignKey(Region, verbose_name="属地", on_delete=models.PROTECT, related_name="cases")
+    region = models.ForeignKey(Region, verbose_name="属地", on_delete=models.PROTECT, related_name="cases",
+                               db_index=False)  # cases are found by region_path
     region_path = PathField(max_length=255)
 
     # Who handles it: one lead unit (a territorial unit or a department); assists in CaseUnit.
@@ -174,7 +179,8 @@ class Case(models.Model):
 
     result = models.TextField("办理结果", blank=True)
     reopen_count = models.PositiveSmallIntegerField(default=0)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases",
+                                    db_index=False)  # case_merged: only the few merged cases
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -193,8 +199,8 @@ class Case(models.Model):
             # ranges OR-ed), and a dispatcher's worklists (pending states, red or yellow) inside a
             # territory — equality first, then the path range.
             models.Index(fields=["grid", "matter_code", "created_at"], name="case_grid_matter"),
+            models.Index(fields=["merged_into"], name="case_merged", condition=models.Q(merged_into__isnull=False)),
             models.Index(fields=["matter_code", "lat", "lon", "created_at"], name="case_matter_place"),
-            models.Index(fields=["state", "region_path"], name="case_state_region"),
             # A worklist's first page is its newest 50. Equality on the list's own column, then
             # created_at: the page is read in order from the index, the territory checked from
             # the index, and the count reads only that list's entries.

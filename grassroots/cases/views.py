@@ -1003,7 +1003,7 @@ def catalog_edit(request, code: str):
     return render(request, "cases/catalog_edit.html", {
         "title": f"事项 {matter.code}", "matter": matter, "form": form, "error": error, "changes": changes,
         "tiers": Tier.choices, "department_codes": sorted(set(Department.objects.values_list("code", flat=True))),
-        "open_cases": Case.objects.filter(matter=matter, state__in=[s for s in State.values if s not in FINAL_STATES]).count(),
+        "open_cases": Case.objects.filter(matter_code=matter.code, state__in=[s for s in State.values if s not in FINAL_STATES]).count(),
     }, status=status)
 
 
