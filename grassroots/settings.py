@@ -13,6 +13,15 @@ Environment variables (all optional in development):
   SESSION_IDLE_MINUTES    idle session expiry (default 480)
   LOGIN_FAILURE_LIMIT     failed logins before lockout (default 5)
   LOGIN_LOCKOUT_MINUTES   lockout length (default 15)
+  PROXY_COUNT             reverse proxies of our own in front (X-Forwarded-For is believed only then)
+  SQLITE_CACHE_MB         SQLite page cache per connection (default 64)
+  SQLITE_MMAP_MB          SQLite memory map (default 256)
+  LEDGER_KEY[_FILE]       encrypts ID numbers and phones at rest; set it in production
+  RATE_LIMIT_TRACK        /track/ lookups per client address (default 30/m)
+  RATE_LIMIT_OPEN311      Open311 reads per client address or key (default 60/m)
+  RATE_LIMIT_MISS         failed tracking-code / request-id lookups (default 20/h)
+  RATE_LIMIT_CACHE_URL    where those counters live: redis://… or "db" (default: process memory)
+  NOTIFICATION_BACKENDS   comma separated: log (default), webhook, sms
 """
 
 from pathlib import Path
