@@ -679,6 +679,7 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
         "extensions": list(case.extensions.select_related("requested_by", "decided_by")),
         "evaluations": list(case.evaluations.all()),
         "merged": list(case.merged_cases.all()) if staff else [],
+        **_dispute_link(user, case),
         "allowed": allowed,
         "actions": [(name, policy.RULES[name].label) for name in allowed],
         "pending_extension": pending,
@@ -1036,6 +1037,17 @@ def inbox_read_all(request):
     n = Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(read_at=timezone.now())
     messages.success(request, f"已将 {n} 条通知标为已读")
     return redirect("cases:inbox")
+
+
+def _dispute_link(user, case: Case) -> dict:
+    """事件转矛盾纠纷: the dispute this case became, or whether this user may convert it."""
+    from grassroots.disputes.models import Dispute
+
+    dispute = Dispute.objects.filter(case=case).only("number").first()
+    staff = user.role != Role.RESIDENT
+    return {"dispute": dispute if staff else None,
+            "can_convert": dispute is None and staff and can(user, Action.REGISTER_DISPUTE)
+            and case.state not in (State.MERGED, State.REJECTED)}
 
 
 DIGEST_WORKLISTS = {"due_soon": "due_soon", "escalated": "overdue", "supervised": "overdue"}

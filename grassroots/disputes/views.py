@@ -147,16 +147,36 @@ def new(request):
     user = request.user
     require(user, Action.REGISTER_DISPUTE, request)
     error, status = None, 200
+    # 事件转矛盾纠纷: ?case=<number> (a case the user can see) fills the form; the dispute keeps the link.
+    from grassroots.cases.queries import get_case
+
+    case_number = request.POST.get("case") or request.GET.get("case") or ""
+    case = get_case(user, case_number) if case_number else None
+    if case_number and case is None:
+        raise Http404("事件不存在")
     if request.method == "POST":
+        values = _register_values(request.POST)
         try:
-            dispute = services.register(user, **_register_values(request.POST))
+            if case is not None:
+                for key in ("source", "region", "description", "place"):
+                    values.pop(key)
+                dispute = services.convert_case(case, user, **values)
+            else:
+                dispute = services.register(user, **values)
         except DisputeError as exc:
             error, status = exc, exc.status
         else:
             messages.success(request, f"已登记矛盾纠纷 {dispute.number}")
             return redirect("disputes:detail", number=dispute.number)
+    values = request.POST
+    if case is not None and request.method != "POST":
+        region = case.grid or case.region
+        values = {"title": case.title, "description": case.description, "place": case.address,
+                  "region_code": region.code}
     return render(request, "disputes/new.html", {
-        "title": "登记矛盾纠纷", "error": error, "values": request.POST, "kinds": Kind.choices,
+        "case": case,
+        "title": "事件转为矛盾纠纷" if case is not None else "登记矛盾纠纷", "error": error, "values": values,
+        "kinds": Kind.choices,
         "sources": [s for s in Source.choices if s[0] != Source.CASE], "risks": Risk.choices,
         "regions": _region_choices(user), "party_rows": range(1, PARTY_ROWS + 1),
         "default_region": user.region.code if user.region_id else "",
