@@ -99,7 +99,8 @@ def measure(database_url: str, args) -> dict:
     name = out["database"]
     call_command("migrate", verbosity=0, interactive=False)
 
-    layout.SCALES["bench"] = dataclasses.replace(layout.SCALES[args.scale], code="bench", cases_count=args.cases)
+    layout.SCALES["bench"] = dataclasses.replace(layout.SCALES[args.scale], code="bench", cases_count=args.cases,
+                                                persons_count=0)
     city_steps.WORKER_PAUSED = timedelta(hours=args.paused)
     city_steps.DAYS = args.days
     print(f"[{name}] 生成规模 {args.scale} 的城市，{args.cases:,} 件事件…", flush=True)

@@ -28,12 +28,13 @@ class Scale:
     communities_per_street: tuple[int, int]  # generated communities, inclusive range
     grids_per_community: tuple[int, int]
     cases_count: int = 0  # cases (事件) over the last 90 days, made by the cases app's step
+    persons_count: int = 0  # persons (实有人口) with their houses and households, made by the ledger app's step
 
 
 SCALES: dict[str, Scale] = {
-    "S": Scale("S", "演示：东城区 4 个街道、36 个真实社区", ("110101",), True, (0, 0), (3, 5), 300),
+    "S": Scale("S", "演示：东城区 4 个街道、36 个真实社区", ("110101",), True, (0, 0), (3, 5), 300, 3_000),
     "M": Scale("M", "中等：东城区、西城区、朝阳区（约百万人口）", ("110101", "110102", "110105"), False, (10, 14), (5, 7),
-               50_000),
+               50_000, 50_000),
     "L": Scale("L", "全市：16 个区（约 3.5 万个网格，用于性能测试）", None, False, (15, 21), (5, 7), 1_000_000),
 }
 
