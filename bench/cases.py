@@ -33,16 +33,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.territory import DEFAULT_POSTGRES, cpu_steadiness, postgres_admin, with_database  # noqa: E402
+from bench.common import add_database_options, cpu_steadiness, percentile, run_on_databases  # noqa: E402
 from grassroots.generator.console import format_table  # noqa: E402  (Django-free)
 
 BENCH_DATABASE = "grassroots_bench_cases"
@@ -52,11 +50,6 @@ SWEEP_TARGET_S = 1.0
 SWEEP_TARGET_CASES = 10_000
 TOP1_TARGET, TOP3_TARGET, CLASSIFY_P95_TARGET_MS = 0.85, 0.95, 20.0
 DEV_DATA = ROOT.parent / "shared" / "data" / "complaints-dev.jsonl"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(func, runs: int, warm: int = 3) -> dict:
@@ -353,7 +346,7 @@ def table(r: dict) -> list[str]:
     rows.append((f"办理时限检查：到期 {s['due']:,} 件，一次运行", f"{s['seconds']:.2f} 秒",
                  f"1 万件 ≤ {SWEEP_TARGET_S:g} 秒", f"{SWEEP_TARGET_S / projected:.2f}×",
                  verdict(projected <= SWEEP_TARGET_S)))
-    rows.append(("  每件 / 每批（500 件）", f"{per_case_ms * 1000:.0f} 微秒 / {s['batch_p50_ms']:.0f} 毫秒", "", "",
+    rows.append(("  每件 / 每批", f"{per_case_ms * 1000:.0f} 微秒 / {s['batch_p50_ms']:.0f} 毫秒", "", "",
                  f"折合 1 万件 {projected:.2f} 秒"))
     c = r["classifier"]
     rows.append((f"分类器 top-1（{c['n']} 条）", f"{c['top1']:.1%}", f"≥ {TOP1_TARGET:.0%}", f"{c['top1'] / TOP1_TARGET:.2f}×",
@@ -379,27 +372,6 @@ def table(r: dict) -> list[str]:
     return lines
 
 
-# --- orchestration ------------------------------------------------------------------------------
-
-
-def run_child(database_url: str, args) -> dict | None:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        result_path = f.name
-    command = [
-        sys.executable, __file__, "--database-url", database_url, "--scale", args.scale, "--seed", str(args.seed),
-        "--cases", str(args.cases), "--paused", str(args.paused), "--days", str(args.days), "--reports", str(args.reports),
-        "--runs", str(args.runs), "--json-out", result_path,
-    ]
-    try:
-        done = subprocess.run(command, cwd=ROOT)
-        if done.returncode != 0:
-            print(f"基准测试在 {database_url} 上失败（退出码 {done.returncode}）", file=sys.stderr)
-            return None
-        return json.loads(Path(result_path).read_text(encoding="utf-8"))
-    finally:
-        Path(result_path).unlink(missing_ok=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="M", choices=["S", "M", "L"], help="辖区规模（默认 M）")
@@ -412,40 +384,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reports", type=int, default=500, help="登记测速的件数")
     parser.add_argument("--runs", type=int, default=40, help="工作台查询的重复次数")
-    parser.add_argument("--database-url", help="只在这个（空）数据库上运行")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="在其所在服务器上另建 grassroots_bench_cases 库")
-    parser.add_argument("--no-postgres", action="store_true", help="不测 PostgreSQL")
-    parser.add_argument("--no-sqlite", action="store_true", help="不测 SQLite")
-    parser.add_argument("--json-out", help=argparse.SUPPRESS)
+    add_database_options(parser, BENCH_DATABASE)
     args = parser.parse_args()
-
-    if args.database_url:
-        result = measure(args.database_url, args)
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-        else:
-            print("\n".join(table(result)))
-        return 0
-
-    results = []
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="grassroots-bench-cases-") as tmp:
-            results.append(run_child(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", args))
-    admin = None if args.no_postgres else postgres_admin(args.postgres_url)
-    if admin is not None:
-        with admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-            try:
-                results.append(run_child(with_database(args.postgres_url, BENCH_DATABASE), args))
-            finally:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    print()
-    for result in results:
-        if result:
-            print("\n".join(table(result)))
-            print()
-    return 0 if results and all(results) else 1
+    child_args = ["--scale", args.scale, "--seed", str(args.seed), "--cases", str(args.cases), "--paused", str(args.paused),
+                  "--days", str(args.days), "--reports", str(args.reports), "--runs", str(args.runs)]
+    return run_on_databases(args, script=__file__, child_args=child_args, database=BENCH_DATABASE, measure=measure,
+                            table=table)
 
 
 if __name__ == "__main__":

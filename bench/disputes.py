@@ -24,8 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cases import percentile  # noqa: E402
-from bench.territory import cpu_steadiness  # noqa: E402
+from bench.common import cpu_steadiness, percentile  # noqa: E402
 from grassroots.generator.console import format_table  # noqa: E402
 
 TARGET_MS = 50.0

@@ -14,42 +14,24 @@ subtree of the largest district. Figures are what this machine did; a missed tar
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_database_options, cpu_steadiness, run_on_databases  # noqa: E402
 from grassroots.generator.console import format_table  # noqa: E402  (Django-free)
 
 LOOKUP_TARGET = 20_000  # lookups per second
 SUBTREE_TARGET_MS = 20.0
-DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 BENCH_DATABASE = "grassroots_bench"
 
 
 # --- one database (child process) -------------------------------------------------------
-
-
-def cpu_steadiness(runs: int = 40) -> dict:
-    """Time a fixed pure-Python loop: on a shared or throttled machine its median is well
-    above its best, and every p50/p95 below should be read with that ratio in mind."""
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        total = 0
-        for j in range(100_000):
-            total += j
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    return {"min_ms": times[0], "p50_ms": statistics.median(times)}
 
 
 def measure(database_url: str, scale: str, seed: int, points: int, runs: int) -> dict:
@@ -198,79 +180,17 @@ def table(r: dict) -> list[str]:
 # --- orchestration ------------------------------------------------------------------------
 
 
-def run_child(database_url: str, args) -> dict | None:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        result_path = f.name
-    command = [
-        sys.executable, __file__, "--database-url", database_url, "--scale", args.scale, "--seed", str(args.seed),
-        "--points", str(args.points), "--runs", str(args.runs), "--json-out", result_path,
-    ]
-    try:
-        done = subprocess.run(command, cwd=ROOT)
-        if done.returncode != 0:
-            print(f"基准测试在 {database_url} 上失败（退出码 {done.returncode}）", file=sys.stderr)
-            return None
-        return json.loads(Path(result_path).read_text(encoding="utf-8"))
-    finally:
-        Path(result_path).unlink(missing_ok=True)
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def postgres_admin(url: str):
-    """An autocommit connection to the server at URL, or None when it cannot be reached."""
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        print(f"PostgreSQL 不可用（{url}）：{str(exc).strip()}；只测 SQLite。")
-        return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", default="L", choices=["S", "M", "L"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--points", type=int, default=100_000, help="每组查询的点数")
     parser.add_argument("--runs", type=int, default=50, help="子树列表的重复次数")
-    parser.add_argument("--database-url", help="只在这个（空）数据库上运行")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="在其所在服务器上另建 grassroots_bench 库")
-    parser.add_argument("--no-postgres", action="store_true", help="不测 PostgreSQL")
-    parser.add_argument("--json-out", help=argparse.SUPPRESS)
+    add_database_options(parser, BENCH_DATABASE, sqlite_switch=False)
     args = parser.parse_args()
-
-    if args.database_url:
-        result = measure(args.database_url, args.scale, args.seed, args.points, args.runs)
-        if args.json_out:
-            Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-        else:
-            print("\n".join(table(result)))
-        return 0
-
-    results = []
-    with tempfile.TemporaryDirectory(prefix="grassroots-bench-") as tmp:
-        results.append(run_child(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", args))
-    admin = None if args.no_postgres else postgres_admin(args.postgres_url)
-    if admin is not None:
-        with admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-            try:
-                results.append(run_child(with_database(args.postgres_url, BENCH_DATABASE), args))
-            finally:
-                admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    print()
-    for result in results:
-        if result:
-            print("\n".join(table(result)))
-            print()
-    return 0 if all(results) else 1
+    child_args = ["--scale", args.scale, "--seed", str(args.seed), "--points", str(args.points), "--runs", str(args.runs)]
+    return run_on_databases(args, script=__file__, child_args=child_args, database=BENCH_DATABASE,
+                            measure=lambda url, a: measure(url, a.scale, a.seed, a.points, a.runs), table=table)
 
 
 if __name__ == "__main__":
