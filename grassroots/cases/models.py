@@ -376,6 +376,9 @@ class Notification(models.Model):
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=30)
     text = models.CharField(max_length=300)
+    # Where "open" goes when the notification is not about one case (a dispute, a petition, a
+    # screening round): a path inside the platform.
+    link = models.CharField(max_length=200, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     delivered = models.JSONField(default=dict, blank=True)  # backend → "ok" / error

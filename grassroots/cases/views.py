@@ -1060,6 +1060,8 @@ def inbox_open(request, pk: int):
     Notification.objects.filter(pk=note.pk, read_at__isnull=True).update(read_at=timezone.now())
     if note.case_id:
         return redirect("cases:detail", number=note.case.number)
+    if note.link.startswith("/") and not note.link.startswith("//"):  # a page of the platform's own
+        return redirect(note.link)
     worklist = DIGEST_WORKLISTS.get(note.kind)  # a digest of several cases: the matching worklist
     if worklist:
         return redirect(f"{reverse('cases:list')}?tab={worklist}")

@@ -22,6 +22,7 @@ cases.notify.deliver (disputes.notify.tell).
 from datetime import datetime
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from grassroots.disputes import petitions as petition_services
@@ -35,7 +36,7 @@ from grassroots.disputes.models import (
     ScreeningRound,
     Stage,
 )
-from grassroots.disputes.notify import mediators_of, offices_for, staff_of, tell
+from grassroots.disputes.notify import dispute_link, mediators_of, offices_for, petition_link, staff_of, tell
 from grassroots.lib.worker import job, locked
 from grassroots.territory.models import Region
 
@@ -103,7 +104,7 @@ def _dispute_due(d: Dispute, now: datetime) -> bool:
     for kind, text in messages:
         DisputeEvent.objects.create(dispute=d, actor_name=SYSTEM, action=kind, from_stage=d.stage, to_stage=d.stage,
                                     note=text)
-        tell(mediators_of(d.handling_region), f"dispute_{kind}", text)
+        tell(mediators_of(d.handling_region), f"dispute_{kind}", text, dispute_link(d))
     return True
 
 
@@ -149,7 +150,7 @@ def _petition_due(p: Petition, now: datetime) -> bool:
         return False
     PetitionEvent.objects.create(petition=p, actor_name=SYSTEM, action=kind, from_state=p.state, to_state=p.state,
                                  note=text, data={"clock": clock})
-    tell(offices_for(p.region_path) + [p.case_leader, p.responsible], f"petition_{kind}", text)
+    tell(offices_for(p.region_path) + [p.case_leader, p.responsible], f"petition_{kind}", text, petition_link(p))
     return True
 
 
@@ -170,7 +171,8 @@ def sweep_rounds(now: datetime) -> int:
                 above: Region | None = Region.objects.filter(pk=rnd.region.parent_id).first()
                 if above is not None:
                     tell(staff_of(above, ["dispatcher", "mediator", "leader"]) + mediators_of(rnd.region),
-                         "screening_overdue", f"{rnd.region.name}的“{rnd.title}”已逾期未完成")
+                         "screening_overdue", f"{rnd.region.name}的“{rnd.title}”已逾期未完成",
+                         reverse("disputes:rounds"))
         if len(batch) < BATCH_SIZE:
             return handled
 

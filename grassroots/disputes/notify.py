@@ -5,6 +5,8 @@ with no case attached) sent through cases.notify.deliver (log / SMS / webhook ba
 The text names the dispute or petition by its number.
 """
 
+from django.urls import reverse
+
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import Action, Role
 from grassroots.cases.models import Notification
@@ -12,10 +14,11 @@ from grassroots.cases.notify import deliver
 from grassroots.territory.models import Region
 
 
-def tell(users, kind: str, text: str) -> list[Notification]:
+def tell(users, kind: str, text: str, link: str = "") -> list[Notification]:
+    """Notify USERS; LINK is the page "open" leads to (the dispute, the petition, the rounds)."""
     unique = {u.pk: u for u in users if u is not None}
     notes = Notification.objects.bulk_create(
-        [Notification(recipient=u, case=None, kind=kind, text=text[:300]) for u in unique.values()]
+        [Notification(recipient=u, case=None, kind=kind, text=text[:300], link=link[:200]) for u in unique.values()]
     )
     for note in notes:
         note.delivered = deliver(note)
@@ -44,3 +47,11 @@ def offices_for(path: str) -> list[User]:
         if found:
             return found
     return []
+
+
+def dispute_link(dispute) -> str:
+    return reverse("disputes:detail", args=[dispute.number])
+
+
+def petition_link(petition) -> str:
+    return reverse("disputes:petition", args=[petition.number])

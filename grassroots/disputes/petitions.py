@@ -25,7 +25,7 @@ from grassroots.accounts.roles import Action, Role
 from grassroots.cases.workdays import add_workdays
 from grassroots.disputes import policy
 from grassroots.disputes.models import Petition, PetitionEvent, PetitionForm, PetitionPlan, PetitionState
-from grassroots.disputes.notify import offices_for, tell
+from grassroots.disputes.notify import offices_for, petition_link, tell
 from grassroots.disputes.services import ID_NUMBER, PHONE, Conflict, DisputeError, NotAllowed, _number, _text
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
@@ -194,7 +194,7 @@ def register(actor: User, *, form: str, petitioner_name: str, title: str, conten
                    f"信访人再次反映（{petition.number}），累计重复 {repeat_of.repeat_count} 次", by=petition.number)
     if repeat_of is not None and repeat_of.case_leader_id:
         tell([repeat_of.case_leader], "petition_repeat",
-             f"您包案的信访件 {repeat_of.number} 信访人再次反映（{petition.number}）")
+             f"您包案的信访件 {repeat_of.number} 信访人再次反映（{petition.number}）", petition_link(petition))
     return petition
 
 
@@ -317,7 +317,7 @@ def assign(petition: Petition, actor: User, version: int, *, case_leader: User |
                            f"责任人 {responsible.display_name}",
                            changes={"case_leader": case_leader, "responsible": responsible})
     tell([case_leader, responsible], "petition_assigned",
-         f"信访件 {petition.number}（{petition.title}）由您包案/负责，请按时办理")
+         f"信访件 {petition.number}（{petition.title}）由您包案/负责，请按时办理", petition_link(petition))
     return petition
 
 

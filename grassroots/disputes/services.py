@@ -39,7 +39,7 @@ from grassroots.disputes.models import (
     Source,
     Stage,
 )
-from grassroots.disputes.notify import mediators_of, tell
+from grassroots.disputes.notify import dispute_link, mediators_of, tell
 from grassroots.territory.levels import DEPTH, LABELS, Level
 from grassroots.territory.models import Region
 
@@ -297,7 +297,7 @@ def register(actor: User, *, kind: str, description: str, parties, region, sourc
             _event(dispute, actor, "escalate", Stage.REGISTERED, "；".join(reasons), auto=True,
                    **{"from": Level.COMMUNITY, "to": tier, "unit": handling.name})
     tell(mediators_of(handling), "dispute_registered",
-         f"新登记矛盾纠纷 {dispute.number}：{dispute.title}（{TIER_LABELS.get(tier, '')}调解）")
+         f"新登记矛盾纠纷 {dispute.number}：{dispute.title}（{TIER_LABELS.get(tier, '')}调解）", dispute_link(dispute))
     return dispute
 
 
@@ -510,7 +510,7 @@ def escalate(dispute: Dispute, actor: User, version: int, *, reason: str) -> Dis
     dispute = _transition(dispute, actor, "escalate", version, to_stage=stage, note=reason,
                           changes=changes, data={"from": TIERS[index], "to": to, "unit": handling.name})
     tell(mediators_of(handling), "dispute_escalated",
-         f"矛盾纠纷 {dispute.number} 提级至{handling.name}调解：{reason[:100]}")
+         f"矛盾纠纷 {dispute.number} 提级至{handling.name}调解：{reason[:100]}", dispute_link(dispute))
     return dispute
 
 
@@ -603,7 +603,8 @@ def assess_risk(dispute: Dispute, actor: User, version: int, *, risk: str, reaso
                    **{"from": data["from"], "to": tier, "unit": data["unit"]})
     if moved:
         tell(mediators_of(dispute.handling_region), "dispute_escalated",
-             f"矛盾纠纷 {dispute.number} 达到提级标准，转{dispute.handling_region.name}调解：{'；'.join(why)}")
+             f"矛盾纠纷 {dispute.number} 达到提级标准，转{dispute.handling_region.name}调解：{'；'.join(why)}",
+             dispute_link(dispute))
     return dispute
 
 
