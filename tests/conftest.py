@@ -43,12 +43,10 @@ def square(lon: float, lat: float, w: float, h: float | None = None) -> dict:
 @pytest.fixture(autouse=True)
 def fresh_snapshots():
     """Each test starts from its own database: forget the in-memory catalog and territory
-    (lib.snapshot) another test's rolled-back rows may have filled."""
+    and grid index (lib.snapshot) another test's rolled-back rows may have filled."""
     from grassroots.lib.snapshot import invalidate_all
-    from grassroots.territory.geo import invalidate_grid_index
 
     invalidate_all()
-    invalidate_grid_index()
     yield
 
 

@@ -16,7 +16,7 @@ oldest first, in batches of BATCH_SIZE, paged on (next_due_at, id): a run never 
 that is not due, nor the same case twice.
 
 Several workers at once: each batch is one transaction. On PostgreSQL its rows are selected
-FOR UPDATE SKIP LOCKED (lib.worker.locked), so another worker skips them instead of waiting;
+FOR UPDATE SKIP LOCKED (lib.worker.locked_queryset), so another worker skips them instead of waiting;
 on SQLite transactions are IMMEDIATE, so batches are serialised. Everywhere, what the sweep
 changes on a case is written by one UPDATE conditional on the version and next_due_at this
 worker read (`claim_batch`): a case someone acted on meanwhile (its version moved) or that
@@ -29,12 +29,14 @@ does, as every transition does.
 Why in bulk, and without the ORM's per-row machinery: through the services one escalation
 costs about ten queries and one close about eight (4–10 ms each on the reference machine), so a
 backlog of 10,000 due cases — a worker down for a day — took a minute or more. Here a batch of
-500 costs a fixed handful of statements: the select, one conditional UPDATE … RETURNING, a
-query each for dispatchers, unit members and units' levels, and one multi-row INSERT each for
-events, supervisions, evaluations and notifications. Each case gets exactly the rows
+BATCH_SIZE costs a fixed handful of statements: the select, one conditional UPDATE … RETURNING,
+a query each for unit members and units' levels not yet known this run (dispatchers are read
+once per run), and one multi-row INSERT each for events, supervisions, evaluations and
+notifications. Each case gets exactly the rows
 services.close_unevaluated, services.supervise, services.dispatchers_for, notify.unit_members
-and notify.notify would have given it; tests/test_case_worker.py compares the two paths, so a
-change to one that the other lacks fails there.
+and notify.notify would have given it — except that a person told of more than DIGEST_AFTER
+cases of one kind in one batch gets one digest; tests/test_case_worker.py compares the two
+paths, so a change to one that the other lacks fails there.
 """
 
 import json
@@ -51,9 +53,18 @@ from django.utils import timezone
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import Role
 from grassroots.cases import deadlines
-from grassroots.cases.models import Alert, Case, CaseEvent, Evaluation, Notification, State, Supervision
+from grassroots.cases.models import (
+    UNIT_WORKING,
+    Alert,
+    Case,
+    CaseEvent,
+    Evaluation,
+    Notification,
+    State,
+    Supervision,
+)
 from grassroots.cases.notify import deliver
-from grassroots.lib.worker import job
+from grassroots.lib.worker import job, locked_queryset
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Region
 
@@ -69,7 +80,7 @@ CLOSE_NOTE = "回访期内未评价，自动结案"  # services.close_unevaluate
 CLOCK_LABELS = {"respond": "响应时限", "resolve": "办结时限"}
 # Units that lead a case in these states are the ones to remind; before dispatch, after a
 # return or a second complaint it is the dispatchers' move.
-UNIT_STATES = frozenset({State.DISPATCHED, State.IN_PROGRESS})
+UNIT_STATES = frozenset(UNIT_WORKING)
 
 
 class Due:
@@ -91,11 +102,11 @@ _DUE_DATETIMES = tuple(i for i, name in enumerate(Due.COLUMNS) if name.endswith(
 
 
 def _read_due(qs, size: int) -> list[Due]:
-    """lib.worker.locked(QS, SIZE) as Due rows, read on the cursor: Django's per-value datetime
+    """lib.worker.locked_queryset(QS, SIZE) as Due rows, read on the cursor: Django's per-value datetime
     converters were a tenth of a large sweep. On SQLite the driver parses the UTC text into naive
     datetimes (Django registers that converter), which only need their zone; PostgreSQL's driver
     already returns aware datetimes."""
-    sql, params = qs.select_for_update(skip_locked=True)[:size].query.sql_with_params()
+    sql, params = locked_queryset(qs, size).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -95,6 +95,8 @@ FINAL_STATES = frozenset({State.CLOSED, State.MERGED, State.REJECTED})
 # A tuple, in this order, in the worklist and in its partial index alike: SQLite uses a
 # partial index only when the query repeats the index's condition word for word.
 DISPATCHER_PENDING = (State.SUBMITTED, State.ACCEPTED, State.RETURNED, State.REOPENED)
+# What the lead unit is working on.
+UNIT_WORKING = (State.DISPATCHED, State.IN_PROGRESS)
 
 
 class Alert(models.TextChoices):
@@ -169,7 +171,7 @@ class Case(models.Model):
     waiting_on = models.GeneratedField(
         expression=models.Case(
             models.When(state__in=DISPATCHER_PENDING, then=models.Value("dispatcher")),
-            models.When(state__in=(State.DISPATCHED, State.IN_PROGRESS), then=models.Value("unit")),
+            models.When(state__in=UNIT_WORKING, then=models.Value("unit")),
             default=models.Value(""),
         ),
         output_field=models.CharField(max_length=10),

@@ -12,6 +12,7 @@ from grassroots.accounts.permissions import records_q, regions_q
 from grassroots.accounts.roles import Role
 from grassroots.cases.models import (
     OPEN_STATES,
+    UNIT_WORKING,
     Alert,
     Case,
     CaseUnit,
@@ -72,7 +73,7 @@ def worklist(user: User, name: str) -> QuerySet[Case]:
             return qs.filter(waiting_on="dispatcher")  # = state in DISPATCHER_PENDING
         if user.role == Role.RESIDENT:
             return qs.filter(reporter=user, state=State.RESOLVED)
-        return qs.filter(_mine_q(user), state__in=[State.DISPATCHED, State.IN_PROGRESS])
+        return qs.filter(_mine_q(user), state__in=UNIT_WORKING)
     if name == "due_soon":
         return qs.filter(open_q, alert=Alert.YELLOW)
     if name == "overdue":
@@ -81,7 +82,7 @@ def worklist(user: User, name: str) -> QuerySet[Case]:
         if dispatcher:
             return qs.filter(state=State.RETURNED)
         # Back to my unit: refused returns and unsatisfied reopenings.
-        return qs.filter(_mine_q(user), state__in=[State.DISPATCHED, State.IN_PROGRESS]).filter(
+        return qs.filter(_mine_q(user), state__in=UNIT_WORKING).filter(
             Q(reopen_count__gt=0) | Q(events__action="arbitrate", events__data__ruling="refuse")
         ).distinct()
     return qs

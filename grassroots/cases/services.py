@@ -313,7 +313,7 @@ def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intak
 
 def _write_intake_rows(case: Case, actor: User, report: Report, text: str, suggestions: list, suggested: list,
                        staff_entry: bool) -> None:
-    """The case's first events (one INSERT), its files, and the dispatcher's correction."""
+    """The case's first events, its files, and the dispatcher's correction."""
     name = _actor_name(actor)
     events = [CaseEvent(case=case, actor=actor, actor_name=name, action="report", from_state="",
                         to_state=State.SUBMITTED, note=f"通过{case.get_channel_display()}反映",
@@ -339,10 +339,8 @@ def _write_intake_rows(case: Case, actor: User, report: Report, text: str, sugge
 def _transition(case: Case, actor: User | None, action: str, version: int, *, to_state: str | None = None,
                 note: str = "", data: dict | None = None, changes: dict | None = None, check: bool = True) -> Case:
     if check:
-        problem = policy.refusal(actor, case, action)
-        if problem:
-            raise NotAllowed(problem)
-    if version != case.version:
+        _may(case, actor, action, version)
+    elif version != case.version:
         raise Conflict(CONFLICT)
     before = case.state
     changes = dict(changes or {})
@@ -350,8 +348,9 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
         changes["state"] = to_state
     for key, value in changes.items():
         setattr(case, key, value)
-    deadlines.refresh(case, _now())
-    changes.update(alert=case.alert, next_due_at=case.next_due_at, updated_at=_now())
+    now = _now()
+    deadlines.refresh(case, now)
+    changes.update(alert=case.alert, next_due_at=case.next_due_at, updated_at=now)
     with transaction.atomic():
         updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
         if not updated:

@@ -35,7 +35,6 @@ from django.utils.module_loading import autodiscover_modules
 from grassroots.accounts.models import User
 from grassroots.generator import layout, shapes, sources, staff
 from grassroots.lib.snapshot import invalidate_all
-from grassroots.territory import geo
 from grassroots.territory.levels import DEPTH, LABELS, ORDER, Level, child_code_problem, code_problem
 from grassroots.territory.models import Department, Region
 from grassroots.territory.services import ensure_departments, geometry_fields, region_path
@@ -137,8 +136,7 @@ def generate_city(
             ctx.timings[step.label] = time.perf_counter() - t0
             say(f"  {step.label}：{ctx.timings[step.label]:.1f} 秒")
             invalidate_all()  # bulk writes send no signals: the next step reads fresh
-    geo.invalidate_grid_index()
-    invalidate_all()
+    invalidate_all()  # the grid index, the territory and the catalog
     ctx.timings["合计"] = time.perf_counter() - started
     return ctx
 

@@ -80,10 +80,15 @@ def claim(queryset: QuerySet, **changes) -> bool:
     return queryset.update(**changes) == 1
 
 
+def locked_queryset(queryset: QuerySet, limit: int) -> QuerySet:
+    """QUERYSET's first LIMIT rows, to be locked for this transaction and skipped by other
+    workers (PostgreSQL SELECT … FOR UPDATE SKIP LOCKED); for a caller that reads it its own way."""
+    return queryset.select_for_update(skip_locked=True)[:limit]
+
+
 def locked(queryset: QuerySet, limit: int) -> list:
-    """Up to LIMIT rows of QUERYSET, locked for this transaction and skipped by other
-    workers (PostgreSQL SELECT … FOR UPDATE SKIP LOCKED). Call inside transaction.atomic()."""
-    return list(queryset.select_for_update(skip_locked=True)[:limit])
+    """Up to LIMIT rows of QUERYSET, locked (locked_queryset). Call inside transaction.atomic()."""
+    return list(locked_queryset(queryset, limit))
 
 
 def _refresh_connections() -> None:

@@ -2,15 +2,15 @@
 
 Intake asks for a case's street, district and lead department on every report; these rows
 change a few times a year. One lib.snapshot holds them per process: the regions above grid
-level (an L city has about 7,500) and the departments, loaded at once; grids (tens of
-thousands, with large boundaries) are fetched on first use, without their boundary, and kept
-with the snapshot. Changes made here invalidate it through territory.signals; changes made by
+level (an L city has about 7,500) and the departments, loaded at once. Grids (tens of
+thousands, with large boundaries) are not kept: intake builds its grid from the grid index's
+own row (grid_of), and a grid asked for by code is one query. Changes made here invalidate it through territory.signals; changes made by
 another process are seen within GRID_INDEX_CHECK_SECONDS.
 
 The instances are shared by every request of the process: read them, never change them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Count, Max
 
@@ -23,7 +23,6 @@ from grassroots.territory.models import Department, Region
 class _Directory:
     by_code: dict[str, Region]
     departments: dict[tuple[int, str], Department]
-    grids: dict[int, Region] = field(default_factory=dict)  # filled on use
 
 
 def _load() -> _Directory:
@@ -46,12 +45,9 @@ directory: Snapshot[_Directory] = Snapshot("territory", _load, _stamp)
 
 
 def region_by_code(code: str) -> Region | None:
-    d = directory.get()
-    found = d.by_code.get(code)
-    if found is None:  # a grid (or nothing)
+    found = directory.get().by_code.get(code)
+    if found is None:  # a grid (or nothing): one query, boundary deferred
         found = Region.objects.filter(code=code).defer("boundary").first()
-        if found is not None and found.level == Level.GRID:
-            d.grids[found.pk] = found
     return found
 
 
@@ -61,17 +57,6 @@ def grid_of(hit) -> Region:
     loads it, as for any deferred field."""
     names = ("id", "code", "name", "level", "parent_id", "path", "depth")
     return Region.from_db(None, names, (hit.id, hit.code, hit.name, Level.GRID, hit.parent_id, hit.path, hit.depth))
-
-
-def grid(pk: int) -> Region | None:
-    """The grid with primary key PK (boundary deferred)."""
-    d = directory.get()
-    found = d.grids.get(pk)
-    if found is None:
-        found = Region.objects.filter(pk=pk).defer("boundary").first()
-        if found is not None:
-            d.grids[pk] = found
-    return found
 
 
 def ancestor_at(region: Region, level: str) -> Region | None:

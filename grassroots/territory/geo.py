@@ -6,16 +6,14 @@ GRID_INDEX_CHECK_SECONDS in every other process (a cheap max(updated_at)/count c
 """
 
 import math
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from django.conf import settings
 from django.db.models import Count, Max
 from shapely.geometry import shape
 
+from grassroots.lib.snapshot import Snapshot
 from grassroots.territory.levels import Level
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -163,10 +161,6 @@ class GridIndex:
         return [self._hit(found[i]) if i in found else None for i in range(len(points))]
 
 
-_lock = threading.Lock()
-_state: dict = {"index": None, "stamp": None, "checked": 0.0}
-
-
 def _stamp():
     from grassroots.territory.models import Region
 
@@ -174,29 +168,17 @@ def _stamp():
     return (agg["n"], agg["last"])
 
 
+_index: Snapshot[GridIndex] = Snapshot("grid index", GridIndex.build, _stamp)
+
+
 def grid_index() -> GridIndex:
-    """The current process-wide grid index, rebuilt when grids have changed."""
-    now = time.monotonic()
-    state = _state
-    if state["index"] is not None and now - state["checked"] < settings.GRID_INDEX_CHECK_SECONDS:
-        return state["index"]
-    with _lock:
-        if state["index"] is not None and now - state["checked"] < settings.GRID_INDEX_CHECK_SECONDS:
-            return state["index"]
-        stamp = _stamp()
-        if state["index"] is None or stamp != state["stamp"]:
-            state["index"] = GridIndex.build()
-            state["stamp"] = stamp
-        state["checked"] = now
-        return state["index"]
+    """The current process-wide grid index, rebuilt when grids have changed (lib.snapshot)."""
+    return _index.get()
 
 
 def invalidate_grid_index() -> None:
     """Forget the index so the next lookup rebuilds it (called when grids change here)."""
-    with _lock:
-        _state["index"] = None
-        _state["stamp"] = None
-        _state["checked"] = 0.0
+    _index.invalidate()
 
 
 def locate(lon: float, lat: float) -> GridHit | None:
