@@ -21,7 +21,7 @@ import zlib
 import pytest
 
 from grassroots.accounts.models import AuditEvent
-from grassroots.cases.views import PHONE_REVEAL_KIND
+from grassroots.cases.services import PHONE_REVEAL_KIND
 from grassroots.generator.city import DEFAULT_PASSWORD, generate_city
 from grassroots.territory import geo
 from grassroots.territory.models import Department, Region

@@ -13,8 +13,7 @@ from grassroots.accounts.models import AuditEvent
 from grassroots.accounts.roles import Role
 from grassroots.cases import services
 from grassroots.cases.catalog import load_default_catalog
-from grassroots.cases.services import Report
-from grassroots.cases.views import PHONE_REVEAL_KIND
+from grassroots.cases.services import PHONE_REVEAL_KIND, Report
 from grassroots.territory.models import Department
 from grassroots.territory.services import ensure_departments
 from tests.conftest import create_staff

@@ -53,7 +53,6 @@ from grassroots.api.schemas import ERRORS, PageIn
 from grassroots.cases import policy, queries, services
 from grassroots.cases.models import Case, CaseEvent, Channel, Extension, Matter
 from grassroots.cases.routing import ancestor_at
-from grassroots.cases.views import REVEAL_REASONS, reveal_phone_for, shown_phone
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
 
@@ -121,7 +120,7 @@ def _row(user: User, case: Case) -> dict:
         lead = _department_unit(case.lead_department)
     elif case.lead_region_id:
         lead = _region_unit(case.lead_region)
-    phone = shown_phone(user, case)  # masked for everyone but the reporter: see POST …/reporter-phone
+    phone = queries.shown_phone(user, case)  # masked for everyone but the reporter: see POST …/reporter-phone
     return {
         "number": case.number,
         "tracking_code": case.tracking_code,
@@ -317,13 +316,13 @@ def reporter_phone(request: HttpRequest, number: str, payload: PhoneRevealIn):
     匿名或未留电话的事件返回 400。"""
     case = _case_or_404(request, number)
     try:
-        phone = reveal_phone_for(request.user, case, request, payload.reason, payload.note)
+        phone = services.reveal_phone_for(request.user, case, request, payload.reason, payload.note)
     except services.CaseError as exc:
         if isinstance(exc, services.NotAllowed):  # reveal_phone_for has audited the denial
             return Status(exc.status, {"detail": exc.message, "field": exc.field})
         return _refusal(request, exc)
     return {"number": case.number, "reporter_name": case.reporter_name, "reporter_phone": phone,
-            "reason": REVEAL_REASONS[payload.reason]}
+            "reason": services.REVEAL_REASONS[payload.reason]}
 
 
 @router.get("/cases/{number}/events", response={200: list[EventOut], **ERRORS}, summary="事件的办理过程")

@@ -110,3 +110,16 @@ def refusal(user: User, case: Case, action: str) -> str | None:
 
 def allowed_actions(user: User, case: Case) -> list[str]:
     return [name for name in RULES if refusal(user, case, name) is None]
+
+
+def may_reveal_phone(user, case: Case) -> bool:
+    """Who needs the whole number: the case's own dispatchers (they take in, call back for the
+    evaluation, verify and reopen — in any state), and members of the lead unit while they may
+    still record the contact with the reporter (联系反映人: dispatched or in progress). Assisting
+    units, leaders, admins and grid workers of the grid do not call the reporter."""
+    if not case.reporter_phone or case.anonymous:
+        return False
+    rel = relations(user, case)
+    if "dispatcher" in rel:
+        return True
+    return "lead" in rel and case.state in RULES["respond"].from_states

@@ -20,6 +20,7 @@ from grassroots.cases.models import (
     Evaluation,
     State,
 )
+from grassroots.lib.privacy import mask_phone
 from grassroots.territory.models import Region
 from grassroots.territory.queries import path_prefix_q
 
@@ -252,3 +253,10 @@ def visible_evaluations(user: User) -> QuerySet[Evaluation]:
 def corrections() -> list[tuple[str, str]]:
     """The deployment's own history for `grassroots train`: (text, the matter a dispatcher chose)."""
     return list(ClassificationFeedback.objects.values_list("text", "chosen_code"))
+
+
+def shown_phone(user, case: Case) -> str:
+    """The phone as a list or a page shows it: the reporter's own in full, masked for everyone else."""
+    if case.reporter_id and case.reporter_id == user.pk:
+        return case.reporter_phone
+    return mask_phone(case.reporter_phone)

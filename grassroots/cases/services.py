@@ -18,7 +18,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from grassroots.accounts.models import User
+from grassroots.accounts.models import AuditEvent, User
+from grassroots.accounts.permissions import audit, audit_denial
 from grassroots.accounts.roles import Action, Role
 from grassroots.cases import catalog, deadlines, policy
 from grassroots.cases.models import (
@@ -638,3 +639,37 @@ def dispatchers_for(case: Case, *, level_up: int = 0) -> list[User]:
     if not found:
         return []
     return found[min(level_up, len(found) - 1)]
+
+
+# --- the reporter's phone (个人信息保护法) ----------------------------------------------------
+#
+# Everyone sees the phone masked (138****5678) on pages, in the API and in exports; the
+# reporter sees their own. Whoever has to call the reporter may reveal the whole number on
+# one case at a time, giving a reason, and each reveal is written to the audit log (who,
+# which case, when, why) — never the number itself.
+
+PHONE_REVEAL_KIND = AuditEvent.Kind.CASE_PHONE
+REVEAL_REASONS = {
+    "contact": "联系反映人（响应、核实情况）",
+    "callback": "回访评价",
+    "other": "其他",
+}
+
+
+def reveal_phone_for(user, case: Case, request, reason: str, note: str = "") -> str:
+    """Check that USER may see CASE's whole phone, write the audit event, return the number.
+
+    Refusals are CaseError (400: no number, bad reason) or NotAllowed (403, audited as a denial)."""
+    if not case.reporter_phone or case.anonymous:
+        raise CaseError("该事件没有留联系电话", "reporter_phone")
+    if not policy.may_reveal_phone(user, case):
+        audit_denial(user, request, f"case {case.number} reporter phone")
+        raise NotAllowed("您无需联系反映人，不能查看完整号码")
+    if reason not in REVEAL_REASONS:
+        raise CaseError("请选择查看完整号码的事由", "reason")
+    note = " ".join((note or "").split())[:100]
+    if reason == "other" and len(note) < 2:
+        raise CaseError("选择“其他”时请简要说明事由", "note")
+    why = REVEAL_REASONS[reason] + (f"：{note}" if note else "")
+    audit(PHONE_REVEAL_KIND, user=user, request=request, detail=f"查看事件 {case.number} 反映人完整电话；事由：{why}")
+    return case.reporter_phone

@@ -25,10 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from grassroots.accounts.models import AuditEvent
 from grassroots.accounts.permissions import (
     Denied,
-    audit,
     audit_denial,
     can,
     home_region,
@@ -104,60 +102,6 @@ def _channels(user) -> list[str]:
         return [c for c in Channel.values if c != Channel.API]
     allowed = services.CHANNELS_BY_ROLE.get(user.role, set())
     return [c for c in Channel.values if c in allowed]
-
-
-# --- the reporter's phone (个人信息保护法) ----------------------------------------------------
-#
-# Everyone sees the phone masked (138****5678) on pages, in the API and in exports; the
-# reporter sees their own. Whoever has to call the reporter may reveal the whole number on
-# one case at a time, giving a reason, and each reveal is written to the audit log (who,
-# which case, when, why) — never the number itself.
-
-PHONE_REVEAL_KIND = AuditEvent.Kind.CASE_PHONE
-REVEAL_REASONS = {
-    "contact": "联系反映人（响应、核实情况）",
-    "callback": "回访评价",
-    "other": "其他",
-}
-
-
-def may_reveal_phone(user, case: Case) -> bool:
-    """Who needs the whole number: the case's own dispatchers (they take in, call back for the
-    evaluation, verify and reopen — in any state), and members of the lead unit while they may
-    still record the contact with the reporter (联系反映人: dispatched or in progress). Assisting
-    units, leaders, admins and grid workers of the grid do not call the reporter."""
-    if not case.reporter_phone or case.anonymous:
-        return False
-    rel = policy.relations(user, case)
-    if "dispatcher" in rel:
-        return True
-    return "lead" in rel and case.state in policy.RULES["respond"].from_states
-
-
-def shown_phone(user, case: Case) -> str:
-    """The phone as a list or a page shows it: the reporter's own in full, masked for everyone else."""
-    if case.reporter_id and case.reporter_id == user.pk:
-        return case.reporter_phone
-    return mask_phone(case.reporter_phone)
-
-
-def reveal_phone_for(user, case: Case, request, reason: str, note: str = "") -> str:
-    """Check that USER may see CASE's whole phone, write the audit event, return the number.
-
-    Refusals are CaseError (400: no number, bad reason) or NotAllowed (403, audited as a denial)."""
-    if not case.reporter_phone or case.anonymous:
-        raise CaseError("该事件没有留联系电话", "reporter_phone")
-    if not may_reveal_phone(user, case):
-        audit_denial(user, request, f"case {case.number} reporter phone")
-        raise NotAllowed("您无需联系反映人，不能查看完整号码")
-    if reason not in REVEAL_REASONS:
-        raise CaseError("请选择查看完整号码的事由", "reason")
-    note = " ".join((note or "").split())[:100]
-    if reason == "other" and len(note) < 2:
-        raise CaseError("选择“其他”时请简要说明事由", "note")
-    why = REVEAL_REASONS[reason] + (f"：{note}" if note else "")
-    audit(PHONE_REVEAL_KIND, user=user, request=request, detail=f"查看事件 {case.number} 反映人完整电话；事由：{why}")
-    return case.reporter_phone
 
 
 def _form_error(form, exc: CaseError, rename: dict | None = None) -> None:
@@ -546,7 +490,7 @@ def worklist_page(request):
     tab, form, qs = _listed(request)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for case in page:
-        case.shown_phone = shown_phone(user, case)
+        case.shown_phone = queries.shown_phone(user, case)
     context = {
         "title": "我反映的问题" if user.role == Role.RESIDENT else "事件工作台",
         "tab": tab,
@@ -658,9 +602,9 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
         "title": f"事件 {case.number}",
         "case": case,
         "staff": staff,
-        "phone": shown_phone(user, case),
-        "may_reveal": may_reveal_phone(user, case),
-        "reveal_reasons": REVEAL_REASONS.items(),
+        "phone": queries.shown_phone(user, case),
+        "may_reveal": policy.may_reveal_phone(user, case),
+        "reveal_reasons": services.REVEAL_REASONS.items(),
         "clocks": [c for c in (
             _clock("响应", case.accepted_at, case.respond_due_at, case.responded_at, now, finished=finished),
             _clock("办结", case.accepted_at, case.resolve_due_at, case.resolved_at, now, finished=finished),
@@ -769,13 +713,13 @@ def reveal_phone(request, number: str):
     reason, note = request.POST.get("reason", ""), request.POST.get("note", "")
     error, status, full = "", 200, ""
     try:
-        full = reveal_phone_for(user, case, request, reason, note)
+        full = services.reveal_phone_for(user, case, request, reason, note)
     except NotAllowed as exc:
         raise Denied("phone.reveal", exc.message) from None
     except CaseError as exc:
         error, status = exc.message, exc.status
-    context = {"case": case, "phone": full or shown_phone(user, case), "revealed": bool(full),
-               "may_reveal": not full, "reveal_reasons": REVEAL_REASONS.items(), "reveal_error": error,
+    context = {"case": case, "phone": full or queries.shown_phone(user, case), "revealed": bool(full),
+               "may_reveal": not full, "reveal_reasons": services.REVEAL_REASONS.items(), "reveal_error": error,
                "typed_reason": reason, "typed_note": note}
     if request.htmx:  # htmx swaps only 2xx answers: the reason error comes back in the fragment
         response = render(request, "cases/_reporter.html", context)
