@@ -71,9 +71,11 @@ class SmsBackend(Backend):
 BACKENDS: dict[str, type[Backend]] = {b.code: b for b in (LogBackend, WebhookBackend, SmsBackend)}
 
 
-def notify(users, case: Case | None, kind: str, text: str) -> list[Notification]:
+def notify(users, case: Case | None, kind: str, text: str, link: str = "") -> list[Notification]:
+    """Tell USERS (each once; None skipped) about CASE — or, with no case, about the page LINK."""
+    recipients = {u.pk: u for u in users if u is not None}.values()
     notes = Notification.objects.bulk_create(
-        [Notification(recipient=u, case=case, kind=kind, text=text[:300]) for u in {u.pk: u for u in users}.values()]
+        [Notification(recipient=u, case=case, kind=kind, text=text[:300], link=link[:200]) for u in recipients]
     )
     for note in notes:
         note.delivered = deliver(note)

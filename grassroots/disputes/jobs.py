@@ -37,7 +37,7 @@ from grassroots.disputes.models import (
     Stage,
 )
 from grassroots.disputes.notify import dispute_link, mediators_of, offices_for, petition_link, staff_of, tell
-from grassroots.lib.worker import job, locked
+from grassroots.lib.worker import claim, job, locked
 from grassroots.territory.models import Region
 
 BATCH_SIZE = 200
@@ -67,16 +67,25 @@ def sweep(now: datetime | None = None) -> int:
 def sweep_disputes(now: datetime) -> int:
     handled = 0
     while True:
+        outbox: list[tuple] = []
         with transaction.atomic():
             batch = locked(Dispute.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk")
                            .select_related("handling_region"), BATCH_SIZE)
-            done = [d for d in batch if _dispute_due(d, now)]
+            done = [d for d in batch if _dispute_due(d, now, outbox)]
+        _send(outbox)
         handled += len(done)
         if len(batch) < BATCH_SIZE:
             return handled
 
 
-def _dispute_due(d: Dispute, now: datetime) -> bool:
+def _send(outbox: list[tuple]) -> None:
+    """The batch's notifications, after its transaction committed and let go of its row locks:
+    a backend (webhook, SMS) may take seconds, and a rolled-back batch must not have told anyone."""
+    for users, kind, text, link in outbox:
+        tell(users, kind, text, link)
+
+
+def _dispute_due(d: Dispute, now: datetime, outbox: list[tuple]) -> bool:
     seen_due, seen_version = d.next_due_at, d.version
     changes, messages = {}, []
     if d.stage in (Stage.ACCEPTED, Stage.MEDIATING) and d.mediation_due_at and now >= d.mediation_due_at \
@@ -98,13 +107,14 @@ def _dispute_due(d: Dispute, now: datetime) -> bool:
         setattr(d, key, value)
     d.next_due_at = services.next_due(d)
     # Claim: only if nobody acted on the dispute (version) and no other worker handled it (next_due_at).
-    if not Dispute.objects.filter(pk=d.pk, version=seen_version, next_due_at=seen_due).update(
-            next_due_at=d.next_due_at, **changes):
+    if not claim(Dispute.objects.filter(pk=d.pk, version=seen_version, next_due_at=seen_due),
+                 next_due_at=d.next_due_at, **changes):
         return False
+    mediators = mediators_of(d.handling_region) if messages else []
     for kind, text in messages:
         DisputeEvent.objects.create(dispute=d, actor_name=SYSTEM, action=kind, from_stage=d.stage, to_stage=d.stage,
                                     note=text)
-        tell(mediators_of(d.handling_region), f"dispute_{kind}", text, dispute_link(d))
+        outbox.append((mediators, f"dispute_{kind}", text, dispute_link(d)))
     return True
 
 
@@ -114,16 +124,18 @@ def _dispute_due(d: Dispute, now: datetime) -> bool:
 def sweep_petitions(now: datetime) -> int:
     handled = 0
     while True:
+        outbox: list[tuple] = []
         with transaction.atomic():
             # No select_related of the nullable leader/responsible: FOR UPDATE refuses outer joins.
             batch = locked(Petition.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk"), BATCH_SIZE)
-            done = [p for p in batch if _petition_due(p, now)]
+            done = [p for p in batch if _petition_due(p, now, outbox)]
+        _send(outbox)
         handled += len(done)
         if len(batch) < BATCH_SIZE:
             return handled
 
 
-def _petition_due(p: Petition, now: datetime) -> bool:
+def _petition_due(p: Petition, now: datetime, outbox: list[tuple]) -> bool:
     clock, due = petition_services.current_due(p)
     if clock == "request":
         try:
@@ -145,12 +157,13 @@ def _petition_due(p: Petition, now: datetime) -> bool:
     for key, value in changes.items():
         setattr(p, key, value)
     p.next_due_at = petition_services.next_due(p)
-    if not Petition.objects.filter(pk=p.pk, version=seen_version, next_due_at=seen_due).update(
-            next_due_at=p.next_due_at, **changes):
+    if not claim(Petition.objects.filter(pk=p.pk, version=seen_version, next_due_at=seen_due),
+                 next_due_at=p.next_due_at, **changes):
         return False
     PetitionEvent.objects.create(petition=p, actor_name=SYSTEM, action=kind, from_state=p.state, to_state=p.state,
                                  note=text, data={"clock": clock})
-    tell(offices_for(p.region_path) + [p.case_leader, p.responsible], f"petition_{kind}", text, petition_link(p))
+    outbox.append((offices_for(p.region_path) + [p.case_leader, p.responsible], f"petition_{kind}", text,
+                   petition_link(p)))
     return True
 
 
@@ -160,19 +173,23 @@ def _petition_due(p: Petition, now: datetime) -> bool:
 def sweep_rounds(now: datetime) -> int:
     handled = 0
     while True:
+        outbox: list[tuple] = []
         with transaction.atomic():
             batch = locked(ScreeningRound.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk")
                            .select_related("region"), BATCH_SIZE)
+            # (not select_related("region__parent"): FOR UPDATE refuses the outer join of a nullable parent)
+            above_of = Region.objects.in_bulk({rnd.region.parent_id for rnd in batch} - {None})
             for rnd in batch:
-                if not ScreeningRound.objects.filter(pk=rnd.pk, next_due_at=rnd.next_due_at,
-                                                     closed_at__isnull=True).update(overdue=True, next_due_at=None):
+                if not claim(ScreeningRound.objects.filter(pk=rnd.pk, next_due_at=rnd.next_due_at, closed_at__isnull=True),
+                             overdue=True, next_due_at=None):
                     continue
                 handled += 1
-                above: Region | None = Region.objects.filter(pk=rnd.region.parent_id).first()
+                above: Region | None = above_of.get(rnd.region.parent_id)
                 if above is not None:
-                    tell(staff_of(above, ["dispatcher", "mediator", "leader"]) + mediators_of(rnd.region),
-                         "screening_overdue", f"{rnd.region.name}的“{rnd.title}”已逾期未完成",
-                         reverse("disputes:rounds"))
+                    outbox.append((staff_of(above, ["dispatcher", "mediator", "leader"]) + mediators_of(rnd.region),
+                                   "screening_overdue", f"{rnd.region.name}的“{rnd.title}”已逾期未完成",
+                                   reverse("disputes:rounds")))
+        _send(outbox)
         if len(batch) < BATCH_SIZE:
             return handled
 

@@ -10,20 +10,13 @@ from django.urls import reverse
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import Action, Role
 from grassroots.cases.models import Notification
-from grassroots.cases.notify import deliver
+from grassroots.cases.notify import notify
 from grassroots.territory.models import Region
 
 
 def tell(users, kind: str, text: str, link: str = "") -> list[Notification]:
     """Notify USERS; LINK is the page "open" leads to (the dispute, the petition, the rounds)."""
-    unique = {u.pk: u for u in users if u is not None}
-    notes = Notification.objects.bulk_create(
-        [Notification(recipient=u, case=None, kind=kind, text=text[:300], link=link[:200]) for u in unique.values()]
-    )
-    for note in notes:
-        note.delivered = deliver(note)
-    Notification.objects.bulk_update(notes, ["delivered"])
-    return notes
+    return notify(users, None, kind, text, link)
 
 
 def staff_of(region: Region, roles: list[str]) -> list[User]:

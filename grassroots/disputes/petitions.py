@@ -25,10 +25,10 @@ from grassroots.accounts.roles import Action, Role
 from grassroots.cases.workdays import add_workdays
 from grassroots.disputes import policy
 from grassroots.disputes.models import Petition, PetitionEvent, PetitionForm, PetitionPlan, PetitionState
-from grassroots.disputes.notify import offices_for, petition_link, tell
+from grassroots.disputes.notify import petition_link, tell
 from grassroots.disputes.services import ID_NUMBER, PHONE, Conflict, DisputeError, NotAllowed, _number, _text
+from grassroots.territory import directory
 from grassroots.territory.levels import Level
-from grassroots.territory.models import Region
 
 P = PetitionState
 CONFLICT = "该信访件刚被他人处理，您的操作没有生效，请刷新后查看最新状态"
@@ -108,21 +108,22 @@ def matter_words(text: str) -> set[str]:
     return {w for w in jieba.analyse.extract_tags(text or "", topK=12) if len(w) >= 2}
 
 
-def same_matter(a: str, b: str) -> bool:
-    wa, wb = matter_words(a), matter_words(b)
+def same_matter(wa: set[str], wb: set[str]) -> bool:
+    """Two petitions' matter words (matter_words) name the same matter."""
     if not wa or not wb:
         return False
     shared = len(wa & wb)
     return shared >= SAME_MATTER_MIN_SHARED or shared / len(wa | wb) >= SAME_MATTER_MIN_JACCARD
 
 
-def find_repeat(key: str, text: str, *, exclude: int | None = None) -> Petition | None:
-    """The first petition by the same petitioner on the same matter, if any (indexed on petitioner_key)."""
-    earlier = Petition.objects.filter(petitioner_key=key).order_by("received_at", "pk")
-    if exclude:
-        earlier = earlier.exclude(pk=exclude)
-    for prev in earlier[:50]:
-        if same_matter(f"{prev.title} {prev.content}", text):
+def find_repeat(key: str, text: str) -> Petition | None:
+    """The first petition by the same petitioner on the same matter, if any (indexed on petitioner_key).
+    The new text's words are extracted once, not once per earlier petition."""
+    words = matter_words(text)
+    if not words:
+        return None
+    for prev in Petition.objects.filter(petitioner_key=key).order_by("received_at", "pk")[:50]:
+        if same_matter(matter_words(f"{prev.title} {prev.content}"), words):
             return prev.repeat_of or prev
     return None
 
@@ -153,7 +154,7 @@ def register(actor: User, *, form: str, petitioner_name: str, title: str, conten
     if not 1 <= people <= 100_000:
         raise DisputeError("人数应在 1 到 100000 之间", "people_count")
     if isinstance(region, str):
-        region = Region.objects.filter(code=region).first()
+        region = directory.region_by_code(region)
     if region is None or not region_in_scope(actor, region):
         raise DisputeError("事项属地不存在或不在您的辖区内", "region_code")
     if region.level not in (Level.GRID, Level.COMMUNITY, Level.STREET, Level.DISTRICT):
@@ -338,5 +339,3 @@ def plan(petition: Petition, actor: User, version: int, *, measures: str, target
     return made
 
 
-def offices(petition: Petition) -> list[User]:
-    return offices_for(petition.region_path)

@@ -13,22 +13,15 @@ petition office) and the petition lies in their territory; `leader` — the peti
 leader (包案领导).
 """
 
-from dataclasses import dataclass
 
 from grassroots.accounts.models import User
-from grassroots.accounts.permissions import can, records_q, sees_everything
+from grassroots.accounts.permissions import can, records_q
 from grassroots.accounts.roles import Action
+from grassroots.cases.policy import Rule, in_territory  # the same rule shape and territory test as cases
 from grassroots.disputes.models import Dispute, Petition, PetitionState, Stage
 
 S = Stage
 P = PetitionState
-
-
-@dataclass(frozen=True)
-class Rule:
-    label: str
-    from_states: frozenset
-    who: tuple[str, ...]
 
 
 _OPEN = frozenset({S.REGISTERED, S.ACCEPTED, S.MEDIATING, S.AGREED, S.FAILED, S.FOLLOW_UP})
@@ -73,20 +66,6 @@ def visible_disputes_q(user: User):
 
 def visible_petitions_q(user: User):
     return records_q(user, path_field="region_path")
-
-
-def in_territory(user: User, path: str) -> bool:
-    return bool(sees_everything(user) or (user.region_id and path.startswith(user.region.path)))
-
-
-def can_see_dispute(user: User, dispute: Dispute) -> bool:
-    return can(user, Action.VIEW_DISPUTES) and in_territory(user, dispute.region_path)
-
-
-def can_see_petition(user: User, petition: Petition) -> bool:
-    if petition.case_leader_id == user.pk and user.is_authenticated:
-        return True
-    return can(user, Action.VIEW_PETITIONS) and in_territory(user, petition.region_path)
 
 
 def relations(user: User, dispute: Dispute) -> set[str]:

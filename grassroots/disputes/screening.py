@@ -17,6 +17,7 @@ from django.utils import timezone
 from grassroots.accounts.models import User
 from grassroots.accounts.permissions import can, regions_q, sees_everything
 from grassroots.accounts.roles import Action
+from grassroots.disputes import policy
 from grassroots.disputes.models import Dispute, ScreeningRound
 from grassroots.disputes.services import DisputeError, NotAllowed, _text
 from grassroots.territory.levels import Level
@@ -67,7 +68,7 @@ def open_special(actor: User, region: Region, *, title: str, start: date, due: d
     """专项排查 around a sensitive date: one round for every community of REGION (and REGION)."""
     if not can(actor, Action.SCREEN_DISPUTES):
         raise NotAllowed("您的角色不能组织矛盾纠纷排查")
-    if not (sees_everything(actor) or (actor.region_id and region.path.startswith(actor.region.path))):
+    if not policy.in_territory(actor, region.path):
         raise DisputeError("所选辖区不在您的范围内", "region_code")
     title = _text(title, "排查名称", "title", limit=80)
     if due < start:

@@ -40,7 +40,9 @@ from grassroots.disputes.models import (
     Stage,
 )
 from grassroots.disputes.notify import dispute_link, mediators_of, tell
-from grassroots.territory.levels import DEPTH, LABELS, Level
+from grassroots.territory import directory
+from grassroots.territory.directory import ancestor_at
+from grassroots.territory.levels import LABELS, Level
 from grassroots.territory.models import Region
 
 
@@ -127,14 +129,6 @@ def _local_end_of(day: date) -> datetime:
 
 
 # --- tiers --------------------------------------------------------------------------------------
-
-
-def ancestor_at(region: Region, level: str) -> Region | None:
-    codes = [c for c in region.path.strip("/").split("/") if c]
-    depth = DEPTH[level]
-    if depth >= len(codes):
-        return None
-    return Region.objects.filter(code=codes[depth]).first()
 
 
 def required_tier(risk: str, people: int, amount) -> tuple[str, list[str]]:
@@ -228,7 +222,7 @@ def _parties(raw) -> list[PartyIn]:
 
 def _location(actor: User, region) -> tuple[Region | None, Region]:
     if isinstance(region, str):
-        region = Region.objects.filter(code=region).first()
+        region = directory.region_by_code(region)
     if region is None or not region_in_scope(actor, region):
         raise DisputeError("所选社区/网格不存在或不在您的辖区内", "region_code")
     if region.level not in (Level.GRID, Level.COMMUNITY):
