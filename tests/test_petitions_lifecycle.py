@@ -190,3 +190,16 @@ def test_sweep_warns_marks_overdue_and_closes_after_the_window(tree, users, offi
     assert jobs.sweep(timezone.now() + timedelta(days=31)) == 1
     p.refresh_from_db()
     assert p.state == P.CLOSED and p.events.last().action == "close"
+
+
+def test_who_sees_petitions_a_superuser_all_a_case_leader_their_own_others_their_territory(tree, users, office):
+    p = letter(office, tree)
+    root = create_staff("root", None, Role.ADMIN)
+    type(root).objects.filter(pk=root.pk).update(is_superuser=True)
+    root.refresh_from_db()
+    assert queries.get_petition(root, p.number) == p  # not only those they lead
+    assert queries.get_petition(office, p.number) == p  # the street's office
+    leader = users["leader_x"]  # 西城区: outside the territory
+    assert queries.get_petition(leader, p.number) is None
+    p = petitions.assign(p, office, p.version, case_leader=users["leader"], responsible=users["community_staff"])
+    assert queries.get_petition(users["leader"], p.number) == p

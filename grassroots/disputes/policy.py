@@ -64,10 +64,6 @@ def visible_disputes_q(user: User):
     return records_q(user, path_field="region_path")
 
 
-def visible_petitions_q(user: User):
-    return records_q(user, path_field="region_path")
-
-
 def relations(user: User, dispute: Dispute) -> set[str]:
     out: set[str] = set()
     if not user.is_authenticated or not user.is_active:

@@ -10,7 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from grassroots.accounts.models import User
-from grassroots.accounts.permissions import can
+from grassroots.accounts.permissions import can, records_q
 from grassroots.accounts.roles import Action
 from grassroots.disputes import policy
 from grassroots.disputes.models import (
@@ -35,7 +35,10 @@ def disputes(user: User) -> QuerySet[Dispute]:
 def petitions(user: User) -> QuerySet[Petition]:
     if not can(user, Action.VIEW_PETITIONS):
         return Petition.objects.filter(case_leader=user) if user.is_authenticated else Petition.objects.none()
-    return Petition.objects.filter(policy.visible_petitions_q(user) | Q(case_leader=user)).select_related("region", "office")
+    # records_q: everything for those who see everything (a Q() OR-ed with the case-leader test
+    # would have narrowed them to their own), else the territory or the petitions they lead.
+    return Petition.objects.filter(records_q(user, path_field="region_path", owner_field="case_leader")).select_related(
+        "region", "office")
 
 
 def get_dispute(user: User, number: str) -> Dispute | None:
