@@ -84,11 +84,16 @@ def visible_regions(user: User) -> QuerySet[Region]:
     return Region.objects.filter(regions_q(user))
 
 
-def region_in_scope(user: User, region: Region) -> bool:
+def path_in_scope(user: User, path: str) -> bool:
+    """Whether a record at territory PATH lies inside the user's scope."""
     if sees_everything(user):
         return True
     root = scope_root(user)
-    return root is not None and region.path.startswith(root.path)
+    return root is not None and path.startswith(root.path)
+
+
+def region_in_scope(user: User, region: Region) -> bool:
+    return path_in_scope(user, region.path)
 
 
 def scoped(user: User, qs: QuerySet, path_field: str) -> QuerySet:

@@ -247,6 +247,11 @@ def _tag(t) -> dict:
             "last_visit_at": t.last_visit_at, "next_visit_due": t.next_visit_due}
 
 
+def _visit(v) -> dict:
+    return {"id": v.pk, "visited_at": v.visited_at, "visitor_name": v.visitor_name, "place": v.place,
+            "findings": v.findings, "case_number": v.case.number if v.case_id else None, "dispute_ref": v.dispute_ref}
+
+
 def _history(events) -> list[dict]:
     return [{"at": e.at, "actor_name": e.actor_name, "action": e.action, "note": e.note, "data": e.data}
             for e in events]
@@ -292,9 +297,7 @@ def person_detail(request: HttpRequest, pk: int):
     p = queries.get_person(request.user, pk, request)
     out = _person(request.user, p)
     out["care_tags"] = [_tag(t) for t in p.care_tags.all()]
-    out["visits"] = [{"id": v.pk, "visited_at": v.visited_at, "visitor_name": v.visitor_name, "place": v.place,
-                      "findings": v.findings, "case_number": v.case.number if v.case_id else None,
-                      "dispute_ref": v.dispute_ref} for v in queries.visits_of(p)]
+    out["visits"] = [_visit(v) for v in queries.visits_of(p)]
     out["history"] = _history(services.history("person", p.pk))
     return out
 
@@ -323,9 +326,7 @@ def record_visit(request: HttpRequest, pk: int, payload: VisitIn):
             dispute_kind=payload.dispute_kind))
     except services.LedgerError as exc:
         return _refusal(request, exc)
-    return Status(201, {"id": v.pk, "visited_at": v.visited_at, "visitor_name": v.visitor_name, "place": v.place,
-                        "findings": v.findings, "case_number": v.case.number if v.case_id else None,
-                        "dispute_ref": v.dispute_ref})
+    return Status(201, _visit(v))
 
 
 @router.post("/ledger/persons/{pk}/care", response={201: CareTagOut, **LEDGER_ERRORS}, summary="认定关爱/重点人群")

@@ -35,7 +35,7 @@ import math
 import queue
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -63,6 +63,7 @@ from grassroots.cases.models import (
 )
 from grassroots.generator import layout, names
 from grassroots.generator.city import CityContext, city_step
+from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -165,23 +166,10 @@ def cases_step(ctx: CityContext) -> None:
     ctx.count("事件（待办理时限检查）", sim.due)
 
 
-@contextmanager
 def _big_cache(count: int):
-    """SQLite keeps 2 MB of pages by default; a million cases update a dozen indexes each,
-    at random places, and spend most of their time re-reading pages. Give this connection
-    room (about 300 bytes a case, at most 1 GB) while the cases are written."""
-    if connection.vendor != "sqlite" or count < 20_000:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        before = cursor.fetchone()[0]
-        cursor.execute(f"PRAGMA cache_size = -{min(1_048_576, count * 300 // 1024)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+    """A million cases update a dozen indexes each, at random places: give the connection
+    about 300 bytes of page cache a case (at most 1 GB) while they are written."""
+    return bulk_page_cache(min(1_048_576, count * 300 // 1024)) if count >= 20_000 else nullcontext()
 
 
 # --- what the cases are made from ---------------------------------------------------------------

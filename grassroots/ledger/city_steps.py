@@ -29,7 +29,7 @@ from grassroots.accounts.roles import Role
 from grassroots.generator import names
 from grassroots.generator.city import CityContext, city_step
 from grassroots.ledger import crypto
-from grassroots.ledger.db import size_cache_for_bulk
+from grassroots.ledger.db import BULK_CACHE_KIB
 from grassroots.ledger.identity import make_id, mask_id
 from grassroots.ledger.models import (
     VISIT_EVERY_DAYS,
@@ -50,6 +50,7 @@ from grassroots.ledger.models import (
 )
 from grassroots.ledger.pinyin import initials
 from grassroots.lib.privacy import mask_phone
+from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory.levels import Level
 
 GRIDS_PER_CHUNK = 40
@@ -154,28 +155,28 @@ def residents_step(ctx: CityContext) -> None:
     workers = {u.region_id: u for u in ctx.users if u.role == Role.GRID_WORKER and u.region_id}
     ids = _Ids()
     tables = _tables()
-    size_cache_for_bulk()
-    per_grid = target / len(grids)
-    labels = {Building: "楼栋", House: "房屋", Household: "户", Person: "人口", CareTag: "关爱/重点人群",
-              Visit: "走访记录", Organisation: "单位与场所"}
-    made = dict.fromkeys(labels.values(), 0)
-    carry = 0.0
-    for start in range(0, len(grids), GRIDS_PER_CHUNK):
-        for grid in grids[start:start + GRIDS_PER_CHUNK]:
-            carry += per_grid * rng.uniform(0.8, 1.2)
-            n = int(carry)
-            carry -= n
-            _grid(rng, grid, n, today, now, workers.get(grid.pk), ids, tables)
-        for model, table in tables.items():
-            count = table.insert()
-            if model in labels:
-                made[labels[model]] += count
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for sql in connection.ops.sequence_reset_sql(no_style(), list(tables)):
-                cursor.execute(sql)
-    for label, n in made.items():
-        ctx.count(label, n)
+    with bulk_page_cache(BULK_CACHE_KIB):
+        per_grid = target / len(grids)
+        labels = {Building: "楼栋", House: "房屋", Household: "户", Person: "人口", CareTag: "关爱/重点人群",
+                  Visit: "走访记录", Organisation: "单位与场所"}
+        made = dict.fromkeys(labels.values(), 0)
+        carry = 0.0
+        for start in range(0, len(grids), GRIDS_PER_CHUNK):
+            for grid in grids[start:start + GRIDS_PER_CHUNK]:
+                carry += per_grid * rng.uniform(0.8, 1.2)
+                n = int(carry)
+                carry -= n
+                _grid(rng, grid, n, today, now, workers.get(grid.pk), ids, tables)
+            for model, table in tables.items():
+                count = table.insert()
+                if model in labels:
+                    made[labels[model]] += count
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for sql in connection.ops.sequence_reset_sql(no_style(), list(tables)):
+                    cursor.execute(sql)
+        for label, n in made.items():
+            ctx.count(label, n)
 
 
 def _point_in(rng: random.Random, grid) -> tuple[float | None, float | None]:

@@ -1,12 +1,5 @@
-"""Database details of bulk work (the generator step and workbook imports)."""
+"""Database details of the ledger's bulk work (the generator step and workbook imports)."""
 
-from django.db import connection
-
-
-def size_cache_for_bulk() -> None:
-    """SQLite keeps 2 MB of pages per connection by default; the keyed-hash indexes take random
-    inserts, so a million rows would thrash it. Give this connection 256 MB (PostgreSQL sizes
-    its own shared buffers)."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size = -262144")
+# SQLite page cache while persons are written (lib.sqlite.bulk_page_cache): the keyed-hash
+# indexes take random inserts, so a million rows would thrash the connection's usual cache.
+BULK_CACHE_KIB = 262_144  # 256 MB

@@ -91,10 +91,6 @@ def get_building(user: User, code: str, request=None) -> Building:
     return _get_or_404(user, Building.objects.select_related("grid"), {"code": code}, "楼栋", request)
 
 
-def get_care_tag(user: User, pk: int, request=None) -> CareTag:
-    return _get_or_404(user, CareTag.objects.select_related("person"), {"pk": pk}, "关爱对象", request)
-
-
 # --- search ---------------------------------------------------------------------------------------
 
 ID_FULL = re.compile(r"^\d{17}[\dX]$")

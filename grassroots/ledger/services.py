@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from grassroots.accounts.models import AuditEvent, User
-from grassroots.accounts.permissions import audit, can, client_ip, region_in_scope
+from grassroots.accounts.permissions import audit, can, client_ip, path_in_scope, region_in_scope
 from grassroots.accounts.roles import Action
 from grassroots.ledger import crypto, identity
 from grassroots.ledger.models import (
@@ -56,17 +56,8 @@ def _require(actor: User, action: str) -> None:
         raise NotAllowed("您的角色无权执行此操作")
 
 
-def _in_scope(actor: User, path: str) -> bool:
-    from grassroots.accounts.permissions import scope_root, sees_everything
-
-    if sees_everything(actor):
-        return True
-    root = scope_root(actor)
-    return root is not None and path.startswith(root.path)
-
-
 def _check_scope(actor: User, path: str, what: str = "记录") -> None:
-    if not _in_scope(actor, path):
+    if not path_in_scope(actor, path):
         raise LedgerError(f"该{what}不存在或不在您的辖区内")
 
 

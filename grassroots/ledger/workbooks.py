@@ -16,10 +16,10 @@ services.py apply.
 """
 
 import io
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,10 +28,10 @@ from openpyxl.styles import Font, PatternFill
 from python_calamine import CalamineWorkbook
 
 from grassroots.accounts.models import User
-from grassroots.accounts.permissions import can, region_in_scope
+from grassroots.accounts.permissions import can, path_in_scope, region_in_scope
 from grassroots.accounts.roles import Action
 from grassroots.ledger import crypto, identity
-from grassroots.ledger.db import size_cache_for_bulk
+from grassroots.ledger.db import BULK_CACHE_KIB
 from grassroots.ledger.models import (
     Address,
     Building,
@@ -45,6 +45,7 @@ from grassroots.ledger.models import (
     ResidenceStatus,
 )
 from grassroots.ledger.pinyin import initials
+from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
 
@@ -212,9 +213,9 @@ def _read(data: bytes, result: ImportResult) -> dict[str, list[Row]]:
 
 def _required(row: Row, *keys: str) -> None:
     for key in keys:
-        if not row.values[key] and not any(e.column == key for e in row.errors):
+        if not row.values[key]:
             header = next(h for h, k, _ in SHEETS[row.sheet] if k == key)
-            if not any(e.column == header for e in row.errors):
+            if not any(e.column == header for e in row.errors):  # one message per cell
                 row.fail(key, f"“{header}”不能为空")
 
 
@@ -347,7 +348,7 @@ class _Importer:
             elif code:
                 seen[code] = row.number
             existing = self.db_addresses.get(code)
-            if existing is not None and not _path_in_scope(self.actor, existing.region_path):
+            if existing is not None and not path_in_scope(self.actor, existing.region_path):
                 row.fail("code", "该地址编码已被其他辖区使用")
             if not row.ok or grid is None:
                 if code and code not in self.addresses:
@@ -373,7 +374,7 @@ class _Importer:
         if existing is None:
             row.fail(key, f"地址编码“{code}”不存在，请先在“地址”表中填写")
             return None
-        if not _path_in_scope(self.actor, existing.region_path):
+        if not path_in_scope(self.actor, existing.region_path):
             row.fail(key, f"地址编码“{code}”不在您的辖区内")
             return None
         return existing.grid, existing.region_path
@@ -421,7 +422,7 @@ class _Importer:
             elif number:
                 seen[number] = row.number
             existing = self.db_households.get(number)
-            if existing is not None and not _path_in_scope(self.actor, existing.region_path):
+            if existing is not None and not path_in_scope(self.actor, existing.region_path):
                 row.fail("number", "该户号已在其他辖区登记")
             if row.ok and place is not None:
                 self.households[number] = {"row": row, "grid": place[0], "path": place[1], "address": v["address"],
@@ -461,7 +462,7 @@ class _Importer:
                 row.fail("id_number", f"公民身份号码与第 {seen[h]} 行重复")
             elif h:
                 seen[h] = row.number
-            if h in existing and not _path_in_scope(self.actor, existing[h][1]):
+            if h in existing and not path_in_scope(self.actor, existing[h][1]):
                 row.fail("id_number", "此人已在其他辖区登记，请联系其所在社区办理迁入迁出")
             grid = path = house_code = None
             number_ = v["household"]
@@ -473,7 +474,7 @@ class _Importer:
                     row.fail("household", f"户号“{number_}”所在的“户”第 {self.bad_households[number_]} 行有错误，本行未导入")
                 elif number_ in self.db_households:
                     hh = self.db_households[number_]
-                    if _path_in_scope(self.actor, hh.region_path):
+                    if path_in_scope(self.actor, hh.region_path):
                         grid, path = hh.grid, hh.region_path
                     else:
                         row.fail("household", f"户号“{number_}”不在您的辖区内")
@@ -704,12 +705,6 @@ def _number_of(person: Person) -> str:
     return person.household.number if person.household_id else ""
 
 
-def _path_in_scope(actor: User, path: str) -> bool:
-    from grassroots.ledger.services import _in_scope
-
-    return _in_scope(actor, path)
-
-
 def _chunks(items: list, size: int = 900):
     items = list(items)
     for i in range(0, len(items), size):
@@ -794,8 +789,7 @@ def import_workbook(actor: User, data: bytes, *, mode: str = ALL_OR_NOTHING, dry
     importer.collect()
     if dry_run or (mode == ALL_OR_NOTHING and result.errors):
         return result
-    size_cache_for_bulk()
-    with transaction.atomic():
+    with bulk_page_cache(BULK_CACHE_KIB), transaction.atomic():
         importer.write()
     result.written = True
     return result
@@ -808,6 +802,7 @@ REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
 TEXT_KEYS = {"id_number", "owner_id", "head_id", "phone", "code", "address", "number", "household", "grid"}
 
 
+@cache
 def template_workbook() -> bytes:
     wb = Workbook()
     guide = wb.active
@@ -891,8 +886,3 @@ def export_persons(user: User, qs) -> bytes:
     return _save(wb)
 
 
-def rows_by_sheet(result: ImportResult) -> dict[str, list[RowError]]:
-    out = defaultdict(list)
-    for e in result.errors:
-        out[e.sheet].append(e)
-    return dict(out)
