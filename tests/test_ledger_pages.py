@@ -126,3 +126,13 @@ def test_moving_a_person_and_changing_an_owner_from_the_pages(client, users, led
     assert "孙买家" in client.get(f"/ledger/house/{house.pk}/").content.decode()
     client.force_login(users["leader"])
     assert client.post(f"/ledger/house/{house.pk}/owner/", {"owner_name": "x"}).status_code == 403
+
+
+def test_the_grid_totals_are_counted_not_the_length_of_a_shortened_list(users, ledger, tree):
+    from grassroots.ledger import queries
+
+    household_in(tree["A1"], number="HH-A1-0002", room="302")
+    full = queries.grid_page(users["grid_worker"], tree["A1"])
+    short = queries.grid_page(users["grid_worker"], tree["A1"], person_limit=1)
+    assert len(short["households"]) == 1 < full["household_count"] == short["household_count"]
+    assert short["overdue_count"] == full["overdue_count"] == len(full["overdue"])

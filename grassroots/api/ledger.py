@@ -382,9 +382,9 @@ def grid_ledger(request: HttpRequest, code: str):
     if grid.level != Level.GRID:
         return Status(404, {"detail": "网格不存在"})
     data = queries.grid_page(request.user, grid)
-    stats = {"population": data["counts"], "care": data["care"], "households": len(data["households"]),
+    stats = {"population": data["counts"], "care": data["care"], "households": data["household_count"],
              "houses": sum(b.house_count for b in data["buildings"]), "buildings": len(data["buildings"]),
-             "overdue": len(data["overdue"])}
+             "overdue": data["overdue_count"]}
     return {"counts": _counts(grid, stats),
             "buildings": [{"code": b.code, "name": b.name, "lon": b.lon, "lat": b.lat, "house_count": b.house_count}
                           for b in data["buildings"]],

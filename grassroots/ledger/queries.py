@@ -229,9 +229,9 @@ def grid_page(user: User, grid: Region, *, today: date | None = None, person_lim
     require(user, Action.VIEW_LEDGER)
     today = today or timezone.localdate()
     buildings = list(Building.objects.filter(grid=grid).annotate(house_count=Count("houses")).order_by("code"))
+    live_households = Household.objects.filter(grid=grid, dissolved_at__isnull=True)
     households = list(
-        Household.objects.filter(grid=grid, dissolved_at__isnull=True)
-        .select_related("house__address", "head")
+        live_households.select_related("house__address", "head")
         .annotate(member_count=Count("members"))
         .order_by("number")[:person_limit]
     )
@@ -240,10 +240,8 @@ def grid_page(user: User, grid: Region, *, today: date | None = None, person_lim
         .select_related("household").order_by("name")[:person_limit]
     )
     care = care_counts(Q(grid=grid))
-    overdue_tags = list(
-        CareTag.objects.filter(grid=grid, next_visit_due__lt=today)
-        .select_related("person").order_by("next_visit_due")[:100]
-    )
+    overdue = CareTag.objects.filter(grid=grid, next_visit_due__lt=today)
+    overdue_tags = list(overdue.select_related("person").order_by("next_visit_due")[:100])
     organisations = list(Organisation.objects.filter(grid=grid).order_by("kind", "name")[:200])
     return {
         "buildings": buildings,
@@ -252,6 +250,9 @@ def grid_page(user: User, grid: Region, *, today: date | None = None, person_lim
         "people": people,
         "care": care,
         "overdue": overdue_tags,
+        # The lists above stop at their first rows; the totals are counted (two queries, always).
+        "household_count": live_households.count(),
+        "overdue_count": overdue.count(),
         "counts": population_counts(Q(grid=grid), today=today),
     }
 
