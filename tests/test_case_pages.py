@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from grassroots.accounts.models import AuditEvent
@@ -23,7 +24,6 @@ from grassroots.cases import services
 from grassroots.cases.catalog import load_default_catalog
 from grassroots.cases.classifier import Suggestion
 from grassroots.cases.models import (
-    Alert,
     Case,
     CaseEvent,
     Evaluation,
@@ -294,7 +294,7 @@ def test_worklist_tabs_filters_colours_and_masked_phones(client, city):
     u = city["u"]
     a = report(u["resident"], reporter_phone=PHONE)
     b = report(u["resident2"], "楼道堆满杂物", at=IN_B1, matter="02.01.02", reporter_phone="13900001111")
-    Case.objects.filter(pk=b.pk).update(alert=Alert.RED)
+    Case.objects.filter(pk=b.pk).update(yellow_at=timezone.now() - timedelta(hours=2), red_at=timezone.now() - timedelta(hours=1))
     client.force_login(u["dispatcher"])
     page = html(client.get("/cases/"))
     assert a.number in page and b.number in page

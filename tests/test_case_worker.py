@@ -12,9 +12,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grassroots.accounts.roles import Role
-from grassroots.cases import deadlines, jobs, services
+from grassroots.cases import deadlines, jobs, queries, services
 from grassroots.cases.catalog import load_default_catalog
-from grassroots.cases.models import Alert, Case, CaseEvent, Evaluation, Notification, State, Supervision
+from grassroots.cases.models import (
+    Alert,
+    Case,
+    CaseClock,
+    CaseEvent,
+    Evaluation,
+    Notification,
+    State,
+    Supervision,
+)
 from grassroots.cases.notify import unit_members
 from grassroots.cases.services import Report
 from grassroots.territory.models import Department
@@ -50,8 +59,10 @@ def dispatched(city, text="楼下烧烤店油烟直排，熏得开不了窗") ->
     return services.dispatch(case, city["users"]["dispatcher"], case.version, lead_department=city["shengtai"])
 
 
-def rewind(case: Case, *, accepted_ago: timedelta, resolve_due_in: timedelta, responded=True, **fields) -> Case:
-    """Move the case's clocks into the past (test set-up) and make it due as the worker would find it."""
+def rewind(case: Case, *, accepted_ago: timedelta, resolve_due_in: timedelta, responded=True,
+           alert: str = Alert.GREEN) -> Case:
+    """Move the case's clocks into the past (test set-up) and make it due as the worker would
+    find it, having last acted on colour ALERT."""
     now = timezone.now()
     accepted = now - accepted_ago
     values = {
@@ -60,12 +71,23 @@ def rewind(case: Case, *, accepted_ago: timedelta, resolve_due_in: timedelta, re
         "respond_due_at": accepted + timedelta(hours=case.response_hours),
         "resolve_due_at": now + resolve_due_in,
     }
-    values.update(fields)
     probe = Case(**{**{f: getattr(case, f) for f in ("state", "response_hours", "resolve_workdays")}, **values})
-    values.setdefault("next_due_at", min(deadlines.evaluate_clocks(probe, accepted + timedelta(seconds=1))[1], now))
+    values["yellow_at"], values["red_at"] = deadlines.thresholds(probe)
     Case.objects.filter(pk=case.pk).update(**values)
+    first_due = deadlines.evaluate_clocks(probe, accepted + timedelta(seconds=1))[1]
+    due_now(case, min(first_due, now), alert=alert)
     case.refresh_from_db()
     return case
+
+
+def due_now(case: Case, at=None, **fields) -> None:
+    """Set the case's clock row as if the worker had last left it due at AT (default: a minute ago)."""
+    at = at or timezone.now() - timedelta(minutes=1)
+    CaseClock.objects.filter(case_id=case.pk).update(next_due_at=at, **fields)
+
+
+def clock(case: Case) -> CaseClock:
+    return CaseClock.objects.get(case_id=case.pk)
 
 
 def actions(case: Case) -> list[str]:
@@ -88,13 +110,14 @@ def test_an_overdue_case_is_escalated_to_the_next_tier_with_a_supervision(city):
     assert "办理时限检查：处理 1 项" in out
     case.refresh_from_db()
     assert case.alert == Alert.RED and case.escalation_level == 1 and case.state == State.DISPATCHED
-    assert timezone.now() + DAY - timedelta(minutes=1) < case.next_due_at <= timezone.now() + DAY
+    assert timezone.now() + DAY - timedelta(minutes=1) < clock(case).next_due_at <= timezone.now() + DAY
     supervision = Supervision.objects.get(case=case)
     assert supervision.level == 1 and supervision.to_region == t["dongcheng"] and supervision.opened_by is None
     assert "超过办结时限（10 个工作日）未办结" in supervision.reason
-    escalate = CaseEvent.objects.get(case=case, action="escalate")
-    assert escalate.actor is None and escalate.actor_name == "系统" and escalate.data["level"] == 1
-    assert actions(case)[-2:] == ["escalate", "supervise"]
+    # The timeline shows the supervision as the worker's escalation; the event log holds transitions only.
+    escalate = queries.timeline(case)[-1]
+    assert (escalate.action, escalate.actor_name, escalate.note) == ("escalate", "系统", supervision.reason)
+    assert escalate.data["level"] == 1 and "escalate" not in actions(case)
     # The next tier's dispatcher — the district's, not the street's own — is told, and the lead unit too.
     escalated = Notification.objects.filter(case=case, kind="escalated")
     assert [n.recipient for n in escalated] == services.dispatchers_for(case, level_up=1) == [u["dispatcher_dc"]]
@@ -108,12 +131,13 @@ def test_a_case_turning_yellow_reminds_the_lead_unit(city):
     case = rewind(dispatched(city), accepted_ago=8 * DAY, resolve_due_in=2 * DAY)
     assert jobs.sweep_deadlines() == 1
     case.refresh_from_db()
-    assert case.alert == Alert.YELLOW and case.escalation_level == 0 and case.next_due_at == case.resolve_due_at
+    assert case.alert == Alert.YELLOW and case.escalation_level == 0 and clock(case).next_due_at == case.resolve_due_at
     reminder = Notification.objects.get(case=case, kind="due_soon")
     assert reminder.recipient == u["handler_st"] and [reminder.recipient] == unit_members(case)
     assert "临期提醒" in reminder.text and case.number in reminder.text
-    warn = CaseEvent.objects.get(case=case, action="warn")
-    assert warn.actor_name == "系统" and warn.data["clock"] == "resolve"
+    warn = queries.timeline(case)[-1]
+    assert warn.action == "warn" and warn.actor_name == "系统" and warn.data["clock"] == "resolve"
+    assert warn.note.startswith("办结时限已用 75%，将于") and clock(case).reminders == [warn.data]
     assert not Supervision.objects.filter(case=case).exists()
 
 
@@ -126,7 +150,7 @@ def test_before_dispatch_the_reminder_goes_to_the_cases_dispatcher(city):
     assert case.alert == Alert.YELLOW
     reminder = Notification.objects.get(case=case, kind="due_soon")
     assert reminder.recipient == u["dispatcher"] and "响应时限" in reminder.text
-    assert CaseEvent.objects.get(case=case, action="warn").data["clock"] == "respond"
+    assert [r["clock"] for r in clock(case).reminders] == ["respond"]
 
 
 def test_a_resolved_case_past_its_evaluation_window_is_closed_as_unevaluated(city):
@@ -134,10 +158,11 @@ def test_a_resolved_case_past_its_evaluation_window_is_closed_as_unevaluated(cit
     case = dispatched(city)
     case = services.resolve(case, u["handler_st"], case.version, "已责令安装油烟净化器")
     past = timezone.now() - HOUR
-    Case.objects.filter(pk=case.pk).update(evaluate_due_at=past, next_due_at=past)
+    Case.objects.filter(pk=case.pk).update(evaluate_due_at=past)
+    due_now(case, past)
     assert jobs.sweep().actions["close"] == 1
     case.refresh_from_db()
-    assert case.state == State.CLOSED and case.closed_at is not None and case.next_due_at is None
+    assert case.state == State.CLOSED and case.closed_at is not None and clock(case).next_due_at is None
     evaluation = Evaluation.objects.get(case=case)
     assert evaluation.source == Evaluation.Source.TIMEOUT and evaluation.solved is None
     assert evaluation.lead_department == city["shengtai"]
@@ -151,13 +176,13 @@ def test_cases_not_yet_due_are_not_touched(city):
     resolved = services.resolve(resolved, city["users"]["handler_st"], resolved.version, "已整改")
     for case in (fresh, resolved):
         case.refresh_from_db()
-    before = {c.pk: (c.updated_at, c.version, c.next_due_at, len(actions(c))) for c in (fresh, resolved)}
+    before = {c.pk: (c.updated_at, c.version, clock(c).next_due_at, len(actions(c))) for c in (fresh, resolved)}
     assert all(next_due > timezone.now() for _, _, next_due, _ in before.values())
     due = rewind(dispatched(city, "烧烤摊油烟"), accepted_ago=8 * DAY, resolve_due_in=2 * DAY)
     assert jobs.sweep_deadlines() == 1
     for case in (fresh, resolved):
         case.refresh_from_db()
-        assert (case.updated_at, case.version, case.next_due_at, len(actions(case))) == before[case.pk]
+        assert (case.updated_at, case.version, clock(case).next_due_at, len(actions(case))) == before[case.pk]
     due.refresh_from_db()
     assert due.alert == Alert.YELLOW
     assert jobs.sweep_deadlines() == 0  # nothing is due any more
@@ -171,7 +196,7 @@ def test_still_overdue_a_day_later_goes_one_tier_further_then_stops_at_the_top(c
     case.refresh_from_db()
     assert case.escalation_level == 1
     # A day later (test set-up: the re-escalation moment is moved into the past).
-    Case.objects.filter(pk=case.pk).update(next_due_at=timezone.now() - timedelta(minutes=1))
+    due_now(case)
     jobs.sweep()
     case.refresh_from_db()
     assert case.escalation_level == 2 and case.alert == Alert.RED
@@ -179,24 +204,35 @@ def test_still_overdue_a_day_later_goes_one_tier_further_then_stops_at_the_top(c
     assert second.to_region == t["city"]
     assert list(Notification.objects.filter(case=case, kind="escalated", recipient=city_dispatcher)) != []
     assert services.dispatchers_for(case, level_up=2) == [city_dispatcher]
-    assert actions(case).count("escalate") == 2
+    assert [e.action for e in queries.timeline(case)].count("escalate") == 2
     # There is no tier above the city: it stays red and is looked at again in a day, nothing more.
-    Case.objects.filter(pk=case.pk).update(next_due_at=timezone.now() - timedelta(minutes=1))
+    due_now(case)
     assert jobs.sweep().actions == {"retime": 1}
     case.refresh_from_db()
     assert case.escalation_level == 2 and Supervision.objects.filter(case=case).count() == 2
-    assert case.next_due_at > timezone.now() + DAY - timedelta(minutes=1)
+    assert clock(case).next_due_at > timezone.now() + DAY - timedelta(minutes=1)
 
 
 def test_a_case_someone_acted_on_after_the_worker_read_it_is_skipped(city):
     u = city["users"]
     case = rewind(dispatched(city), accepted_ago=15 * DAY, resolve_due_in=-HOUR, alert=Alert.YELLOW)
-    seen_version, seen_due = case.version, case.next_due_at
-    services.respond(case, u["handler_st"], case.version, "已联系反映人，明天上门")  # version moves on
-    row = (case.pk, seen_version, seen_due, case.state, Alert.RED, timezone.now() + DAY, 1, None, 0)
+    seen_due = clock(case).next_due_at
+    services.respond(case, u["handler_st"], case.version, "已联系反映人，明天上门")  # the clock is recomputed
+    row = (case.pk, seen_due, Alert.RED, timezone.now() + DAY, 1, None, None)
     assert jobs.claim_batch([row], timezone.now()) == set()
     case.refresh_from_db()
     assert case.escalation_level == 0
+
+
+def test_a_close_of_a_case_someone_acted_on_meanwhile_is_skipped(city):
+    u = city["users"]
+    case = dispatched(city)
+    case = services.resolve(case, u["handler_st"], case.version, "已责令安装油烟净化器")
+    seen_version, seen_due = case.version, clock(case).next_due_at
+    services.evaluate(case, u["dispatcher"], case.version, solved=True, satisfied=True)  # closed by the callback
+    assert jobs.claim_batch([(case.pk, seen_due, Alert.GREEN, None, 0, seen_version, None)], timezone.now()) == set()
+    case.refresh_from_db()
+    assert case.state == State.CLOSED and not CaseEvent.objects.filter(case=case, action="close").exists()
 
 
 def test_the_sweep_writes_what_the_services_write(city):
@@ -205,7 +241,9 @@ def test_the_sweep_writes_what_the_services_write(city):
     u = city["users"]
     a, b = (services.resolve(c, u["handler_st"], c.version, "已整改") for c in (dispatched(city), dispatched(city, "饭店油烟")))
     past = timezone.now() - HOUR
-    Case.objects.filter(pk__in=[a.pk, b.pk]).update(evaluate_due_at=past, next_due_at=past)
+    Case.objects.filter(pk__in=[a.pk, b.pk]).update(evaluate_due_at=past)
+    for case in (a, b):
+        due_now(case, past)
     a.refresh_from_db()
     services.close_unevaluated(a, a.version)
     assert jobs.sweep().actions == {"close": 1}
@@ -215,7 +253,8 @@ def test_the_sweep_writes_what_the_services_write(city):
         event = CaseEvent.objects.filter(case=case).last()
         evaluation = Evaluation.objects.get(case=case)
         return (
-            case.state, case.version, case.alert, case.next_due_at, case.closed_at is not None, case.escalation_level,
+            case.state, case.version, case.alert, clock(case).next_due_at, case.closed_at is not None,
+            case.escalation_level, case.yellow_at, case.red_at,
             (event.action, event.actor_id, event.actor_name, event.from_state, event.to_state, event.note, event.data),
             (evaluation.source, evaluation.by_id, evaluation.solved, evaluation.satisfied, evaluation.comment,
              evaluation.lead_region_id, evaluation.lead_department_id),
@@ -231,12 +270,12 @@ def test_the_sweep_writes_what_the_services_write(city):
 
     def supervised(case):
         sup = Supervision.objects.get(case=case)
-        event = CaseEvent.objects.get(case=case, action="supervise")
         notes = Notification.objects.filter(case=case, kind="supervised")
         return (
             (sup.opened_by_id, sup.level, sup.to_region_id, sup.reason, sup.closed_at),
-            (event.actor_id, event.actor_name, event.from_state, event.to_state, event.note, event.data),
             sorted((n.recipient_id, n.text.replace(case.number, "#"), n.delivered) for n in notes),
+            [(e.actor_name, e.note, e.data) for e in queries.timeline(case) if e.action in ("supervise", "escalate")],
+            actions(case),
         )
 
     assert supervised(swept) == supervised(by_hand)
@@ -244,7 +283,7 @@ def test_the_sweep_writes_what_the_services_write(city):
 
 def test_two_claims_of_the_same_reading_succeed_once(city):
     case = rewind(dispatched(city), accepted_ago=15 * DAY, resolve_due_in=-HOUR, alert=Alert.YELLOW)
-    row = (case.pk, case.version, case.next_due_at, case.state, Alert.RED, timezone.now() + DAY, 1, None, 0)
+    row = (case.pk, clock(case).next_due_at, Alert.RED, timezone.now() + DAY, 1, None, None)
     assert jobs.claim_batch([row], timezone.now()) == {case.pk}
     assert jobs.claim_batch([row], timezone.now()) == set()  # a second worker with the same reading
 
@@ -253,7 +292,7 @@ def test_the_batches_page_through_every_due_case_once(city):
     cases = [rewind(dispatched(city, f"第{i}家烧烤店油烟扰民"), accepted_ago=8 * DAY, resolve_due_in=2 * DAY) for i in range(7)]
     result = jobs.sweep(batch_size=3)
     assert result.handled == 7 and result.batches == 3 and result.actions == {"warn": 7}
-    assert CaseEvent.objects.filter(case__in=cases, action="warn").count() == 7
+    assert all(len(clock(c).reminders) == 1 for c in cases)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -285,7 +324,7 @@ def test_two_workers_at_once_never_escalate_a_case_twice(tree, users):
         case.refresh_from_db()
         assert case.escalation_level == 1
         assert Supervision.objects.filter(case=case).count() == 1
-        assert actions(case).count("escalate") == 1
+        assert [e.action for e in queries.timeline(case)].count("escalate") == 1
     # The district dispatcher is told of each case once: alone, or in one batch's digest.
     told = {case.pk: 0 for case in cases}
     for note in Notification.objects.filter(kind="escalated"):
@@ -309,7 +348,7 @@ def test_the_generated_city_has_cases_the_services_could_have_written_and_the_wo
     assert {State.CLOSED, State.RESOLVED, State.IN_PROGRESS, State.DISPATCHED, State.REJECTED} <= states
     channels = [c.channel for c in cases]
     assert max(set(channels), key=channels.count) == "hotline"
-    assert Supervision.objects.exists() and CaseEvent.objects.filter(action="warn").exists()
+    assert Supervision.objects.exists() and CaseClock.objects.exclude(reminders=[]).exists()
     now = timezone.now()
     tiers = dict(Matter.objects.values_list("code", "tier"))
     first = {}
@@ -325,13 +364,15 @@ def test_the_generated_city_has_cases_the_services_could_have_written_and_the_wo
         if case.lead_department_id:
             assert case.lead_department.code == Matter.objects.get(code=case.matter_code).department_code
             assert tiers[case.matter_code] == Tier.DISTRICT
-        if case.state in OPEN_STATES and case.next_due_at and case.next_due_at > now:
-            assert case.alert == deadlines.evaluate_clocks(case, now)[0], case.number
+        assert (case.yellow_at, case.red_at) == deadlines.thresholds(case), case.number
+        next_due = clock(case).next_due_at
+        if case.state in OPEN_STATES and next_due and next_due > now:
+            assert clock(case).alert == deadlines.evaluate_clocks(case, now)[0], case.number
         assert case.escalation_level == Supervision.objects.filter(case=case).count()
     # The worker stopped a while ago: what fell due since then is its to catch up.
-    due = Case.objects.filter(next_due_at__lte=now).count()
+    due = CaseClock.objects.filter(next_due_at__lte=now).count()
     assert jobs.sweep(now).handled == due
-    assert not Case.objects.filter(next_due_at__lte=now).exists()
+    assert not CaseClock.objects.filter(next_due_at__lte=now).exists()
 
 
 def test_the_same_seed_at_the_same_moment_gives_the_same_cases(db):
@@ -344,8 +385,8 @@ def test_the_same_seed_at_the_same_moment_gives_the_same_cases(db):
 
     fields = ("number", "tracking_code", "channel", "title", "state", "matter_code", "reporter__username",
               "created_by__username", "lon", "lat", "grid__code", "region_path", "lead_region__code",
-              "lead_department__code", "created_at", "accepted_at", "resolved_at", "closed_at", "next_due_at", "alert",
-              "escalation_level", "version")
+              "lead_department__code", "created_at", "accepted_at", "resolved_at", "closed_at", "yellow_at", "red_at",
+              "clock__next_due_at", "clock__alert", "clock__escalation_level", "version")
 
     def generate() -> list:
         with mock.patch("django.utils.timezone.now", return_value=timezone.now().replace(2026, 11, 20, 6, 30)):
@@ -375,7 +416,7 @@ def test_many_cases_for_one_person_in_one_batch_come_as_one_digest_that_opens_th
     assert len(notes) == 1 and notes[0].case_id is None
     assert f"{len(cases)} 件事件即将到期" in notes[0].text and cases[0].number in notes[0].text
     assert notes[0].delivered == {"log": "ok"}
-    assert CaseEvent.objects.filter(case__in=cases, action="warn").count() == len(cases)
+    assert all([e.action for e in queries.timeline(c)].count("warn") == 1 for c in cases)
     client.force_login(u["handler_st"])
     response = client.get(reverse("cases:inbox_open", args=[notes[0].pk]))
     assert response.status_code == 302 and response["Location"].endswith("?tab=due_soon")

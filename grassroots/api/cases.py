@@ -51,7 +51,7 @@ from grassroots.api.case_schemas import (
 )
 from grassroots.api.schemas import ERRORS, PageIn
 from grassroots.cases import policy, queries, services
-from grassroots.cases.models import Case, CaseEvent, Channel, Extension, Matter
+from grassroots.cases.models import Case, Channel, Extension, Matter
 from grassroots.cases.routing import ancestor_at
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -327,10 +327,10 @@ def reporter_phone(request: HttpRequest, number: str, payload: PhoneRevealIn):
 
 @router.get("/cases/{number}/events", response={200: list[EventOut], **ERRORS}, summary="事件的办理过程")
 def case_events(request: HttpRequest, number: str):
-    """事件的时间线：每一次状态变化，谁、何时、为什么（只追加，不修改）。"""
+    """事件的时间线：每一次状态变化，谁、何时、为什么（只追加，不修改），以及督办（supervise 人工督办、escalate 超期自动升级）和临期提醒（warn）。"""
     case = _case_or_404(request, number)
     rows = []
-    for e in CaseEvent.objects.filter(case=case).order_by("at", "id"):
+    for e in queries.timeline(case):
         label = policy.RULES[e.action].label if e.action in policy.RULES else EVENT_LABELS.get(e.action, e.action)
         rows.append({
             "at": e.at,

@@ -52,6 +52,7 @@ from grassroots.cases.jobs import check_columns
 from grassroots.cases.models import (
     Alert,
     Case,
+    CaseClock,
     CaseEvent,
     CaseUnit,
     Channel,
@@ -99,7 +100,6 @@ RESULTS = (
     "已约谈当事人并督促整改，将持续跟进",
 )
 CLOCK_STATES = deadlines.CLOCK_STATES
-CLOCK_LABELS = {"respond": "响应时限", "resolve": "办结时限"}
 MAX_LEVEL = 2  # street → district → city: the generated city has dispatchers at all three
 
 
@@ -326,7 +326,7 @@ class _State:
 
     __slots__ = (
         "state", "acc", "rdue", "resp", "sdue", "edue", "alert", "level", "nxt", "version", "updated", "dispatched",
-        "resolved", "closed", "lead_region", "lead_department", "reopen_count", "result", "merged_into",
+        "resolved", "closed", "lead_region", "lead_department", "reopen_count", "result", "merged_into", "reminders",
     )
 
     def __init__(self):
@@ -336,28 +336,27 @@ class _State:
         self.alert, self.level, self.version, self.updated = Alert.GREEN, 0, 1, None
         self.lead_region = self.lead_department = self.merged_into = None
         self.reopen_count, self.result = 0, ""
+        self.reminders: list[dict] = []
+
+    def thresholds(self) -> tuple[float | None, float | None]:
+        """deadlines.thresholds, on seconds: (yellow_at, red_at) of the running clocks."""
+        if self.state not in CLOCK_STATES or self.acc is None:
+            return None, None
+        dues = [due for due in (self.sdue, self.rdue if self.resp is None else None) if due is not None]
+        if not dues:
+            return None, None
+        return min(self.acc + (due - self.acc) * deadlines.YELLOW_AT for due in dues), min(dues)
 
     def clocks(self, t: float) -> tuple[str, float | None]:
         """deadlines.evaluate_clocks, on seconds."""
         if self.state == State.RESOLVED:
             return Alert.GREEN, self.edue
-        if self.state not in CLOCK_STATES or self.acc is None:
-            return Alert.GREEN, None
-        colour, upcoming = 0, math.inf
-        for due in (self.sdue, self.rdue if self.resp is None else None):
-            if due is None:
-                continue
-            yellow = self.acc + (due - self.acc) * deadlines.YELLOW_AT
-            if t >= due:
-                colour = 2
-            elif t >= yellow:
-                colour = max(colour, 1)
-                upcoming = min(upcoming, due)
-            else:
-                upcoming = min(upcoming, yellow)
-        if colour == 2:
+        yellow, red = self.thresholds()
+        if red is not None and t >= red:
             return Alert.RED, t + deadlines.REESCALATE_AFTER.total_seconds()
-        return (Alert.GREEN, Alert.YELLOW)[colour], upcoming if upcoming < math.inf else None
+        if yellow is not None and t >= yellow:
+            return Alert.YELLOW, red
+        return Alert.GREEN, yellow
 
     def turned(self, t: float, alert: str) -> tuple[str, float | None]:
         """The clock at colour ALERT that is due first (jobs._turned_clock)."""
@@ -484,10 +483,8 @@ class _Life:
                 if st.alert != Alert.RED or st.level < MAX_LEVEL:
                     self._escalate(t)
             elif alert == Alert.YELLOW and st.alert == Alert.GREEN:
-                clock, due = st.turned(t, Alert.YELLOW)
-                label = CLOCK_LABELS.get(clock, "时限")
-                self.event(t, None, "warn", f"{label}已用 75%，将于 {_local(due, self.sim.w.calendar)} 到期",
-                           {"clock": clock, "due": _iso(due)})
+                clock, due = st.turned(t, Alert.YELLOW)  # the reminder, kept on the clock row
+                st.reminders.append({"at": _iso(math.ceil(t)), "clock": clock, "due": _iso(math.ceil(due))})
             st.alert, st.nxt, st.updated = alert, nxt, t
 
     def _escalate(self, t: float) -> None:
@@ -500,10 +497,7 @@ class _Life:
         else:
             what = f"超过办结时限（{self.matter.workdays} 个工作日）未办结"
         reason = f"{what}，自动升级至{tier.name}督办（第 {st.level} 级）"
-        self.event(t, None, "escalate", reason, {"level": st.level, "clock": clock, "to": tier.code,
-                                                  "notified": [f"dp{tier.code}"]})
         self.out.supervisions.append((self.pk, self.out.stamp(t), None, st.level, tier.id, reason, None))
-        self.event(t, None, "supervise", reason, {"level": st.level})
 
     def _close_unevaluated(self, t: float) -> None:
         st = self.st
@@ -702,9 +696,11 @@ class _Life:
             row["reporter_phone"], row["anonymous"], row["created_by_id"], row["lon"], row["lat"], row["address"],
             row["grid_id"], row["region_id"], row["region_path"], _id(st.lead_region), _id(st.lead_department),
             s(self.created), s(st.acc), s(st.dispatched), s(st.resp), s(st.resolved), s(st.closed), s(st.rdue),
-            s(st.sdue), s(st.edue), s(st.nxt), st.alert, st.level, st.result, st.reopen_count, st.merged_into,
+            s(st.sdue), s(st.edue), *map(s, st.thresholds()), st.result, st.reopen_count, st.merged_into,
             st.version, s(st.updated or self.created),
         ))
+        self.out.clocks.append((self.pk, s(st.nxt), st.alert, st.level,
+                                json.dumps(st.reminders) if st.reminders else "[]"))
         return st
 
 
@@ -730,10 +726,6 @@ def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat() if t is not None else None
 
 
-def _local(t: float | None, cal: _Calendar) -> str:
-    return datetime.fromtimestamp(t + cal.offset, UTC).strftime("%m月%d日 %H:%M") if t is not None else ""
-
-
 # --- writing --------------------------------------------------------------------------------------
 
 
@@ -742,9 +734,10 @@ CASE_FIELDS = (
     "matter_name", "tier", "priority", "response_hours", "resolve_workdays", "reporter", "reporter_name",
     "reporter_phone", "anonymous", "created_by", "lon", "lat", "address", "grid", "region", "region_path",
     "lead_region", "lead_department", "created_at", "accepted_at", "dispatched_at", "responded_at", "resolved_at",
-    "closed_at", "respond_due_at", "resolve_due_at", "evaluate_due_at", "next_due_at", "alert", "escalation_level",
-    "result", "reopen_count", "merged_into", "version", "updated_at",
+    "closed_at", "respond_due_at", "resolve_due_at", "evaluate_due_at", "yellow_at", "red_at", "result", "reopen_count",
+    "merged_into", "version", "updated_at",
 )
+CLOCK_FIELDS = ("case", "next_due_at", "alert", "escalation_level", "reminders")
 EVENT_FIELDS = ("case", "at", "actor", "actor_name", "action", "from_state", "to_state", "note", "data")
 SUPERVISION_FIELDS = ("case", "opened_at", "opened_by", "level", "to_region", "reason", "closed_at")
 EVALUATION_FIELDS = ("case", "at", "by", "source", "solved", "satisfied", "comment", "lead_region", "lead_department")
@@ -757,6 +750,7 @@ class _Rows:
     def __init__(self, stamp, json_text):
         self.stamp, self.json = stamp, json_text
         self.cases: list[tuple] = []
+        self.clocks: list[tuple] = []
         self.events: list[tuple] = []
         self.supervisions: list[tuple] = []
         self.evaluations: list[tuple] = []
@@ -779,7 +773,7 @@ class _Writer:
     def write(self, rows: "_Rows") -> None:
         started = time.perf_counter()
         for model, fields, batch in (
-            (Case, CASE_FIELDS, rows.cases), (CaseEvent, EVENT_FIELDS, rows.events),
+            (Case, CASE_FIELDS, rows.cases), (CaseClock, CLOCK_FIELDS, rows.clocks), (CaseEvent, EVENT_FIELDS, rows.events),
             (Supervision, SUPERVISION_FIELDS, rows.supervisions), (Evaluation, EVALUATION_FIELDS, rows.evaluations),
             (CaseUnit, UNIT_FIELDS, rows.units),
         ):

@@ -2,16 +2,18 @@
 
 respond: contact the reporter within `response_hours` (wall-clock) of acceptance.
 resolve: resolve within `resolve_workdays` working days of acceptance (plus approved extensions).
-Yellow at 75 % of the time used, red when overdue. `next_due_at` is the next moment at
-which the case's colour changes or an overdue case must be escalated again; the worker's
-sweep reads only cases whose next_due_at has passed.
+Yellow at 75 % of the time used, red when overdue: the case row keeps the moments
+(`yellow_at`, `red_at`), so its colour is known at any time without the worker. The worker's
+`CaseClock.next_due_at` is the next moment the colour changes, an overdue case must be
+escalated again or an evaluation window closes; the sweep reads only clocks whose
+next_due_at has passed.
 """
 
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from grassroots.cases.models import Alert, Case, State
+from grassroots.cases.models import Alert, Case, State, alert_at
 from grassroots.cases.workdays import add_workdays
 
 YELLOW_AT = 0.75
@@ -34,42 +36,47 @@ def extend(case: Case, workdays: int) -> None:
     case.resolve_due_at = add_workdays(case.resolve_due_at, workdays)
 
 
-def _thresholds(start: datetime, due: datetime) -> tuple[datetime, datetime]:
-    return start + (due - start) * YELLOW_AT, due
-
-
-def evaluate_clocks(case: Case, now: datetime) -> tuple[str, datetime | None]:
-    """(alert colour, next moment something changes) for an open case at NOW."""
-    if case.state == State.RESOLVED:
-        return Alert.GREEN, case.evaluate_due_at
+def thresholds(case) -> tuple[datetime | None, datetime | None]:
+    """(yellow_at, red_at) of CASE's running clocks: the earliest moment one of them reaches 75 %
+    and the earliest at which one is overdue; (None, None) while no clock runs. The respond clock
+    runs until the reporter is contacted, the resolve clock until the case is resolved."""
     if case.state not in CLOCK_STATES or case.accepted_at is None:
-        return Alert.GREEN, None
-    colour = Alert.GREEN
-    upcoming: list[datetime] = []
-    clocks = [(case.resolve_due_at, None)]
-    if case.responded_at is None:
-        clocks.append((case.respond_due_at, None))
-    for due, _ in clocks:
-        if due is None:
-            continue
-        yellow, red = _thresholds(case.accepted_at, due)
-        if now >= red:
-            colour = Alert.RED
-        elif now >= yellow:
-            colour = Alert.YELLOW if colour == Alert.GREEN else colour
-            upcoming.append(red)
-        else:
-            upcoming.append(yellow)
+        return None, None
+    start = case.accepted_at
+    dues = [case.resolve_due_at] + ([case.respond_due_at] if case.responded_at is None else [])
+    dues = [due for due in dues if due is not None]
+    if not dues:
+        return None, None
+    return min(start + (due - start) * YELLOW_AT for due in dues), min(dues)
+
+
+def evaluate_clocks(case, now: datetime) -> tuple[str, datetime | None]:
+    """(colour at NOW, next moment the worker must look at the case), from CASE's state, clocks
+    and evaluate_due_at as they stand (its yellow_at and red_at need not be set yet)."""
+    return _look(case.state, case.evaluate_due_at, *thresholds(case), now)
+
+
+def look(case, now: datetime) -> tuple[str, datetime | None]:
+    """evaluate_clocks from the yellow_at and red_at CASE already carries (the worker's reading)."""
+    return _look(case.state, case.evaluate_due_at, case.yellow_at, case.red_at, now)
+
+
+def _look(state: str, evaluate_due_at, yellow, red, now: datetime) -> tuple[str, datetime | None]:
+    """Green: next when it turns yellow; yellow: when it turns red; red: a day later, to escalate
+    one tier further if still overdue (its colour cannot get worse); resolved: when the
+    evaluation window closes; no clock running: never."""
+    if state == State.RESOLVED:
+        return Alert.GREEN, evaluate_due_at
+    colour = alert_at(yellow, red, now)
     if colour == Alert.RED:
-        # Overdue: the colour cannot get worse, so the only next moment is the one at which
-        # the case is escalated one tier further if it stays overdue. (The other clock's
-        # thresholds would bring the worker back early and escalate again within the day.)
         return colour, now + REESCALATE_AFTER
-    return colour, min(upcoming) if upcoming else None
+    return colour, red if colour == Alert.YELLOW else yellow
 
 
-def refresh(case: Case, now: datetime) -> None:
-    case.alert, case.next_due_at = evaluate_clocks(case, now)
+def refresh(case: Case, now: datetime) -> tuple[str, datetime | None]:
+    """Set CASE's yellow_at and red_at from its clocks; return (colour, next_due_at) for its clock row."""
+    case.yellow_at, case.red_at = thresholds(case)
+    return evaluate_clocks(case, now)
 
 
 def evaluation_due(resolved_at: datetime) -> datetime:

@@ -2,9 +2,15 @@
 
 A case keeps the catalog limits it was opened under (matter code, tier, response hours,
 resolve working days), so editing the catalog never rewrites history. Every change of
-state is a CaseEvent; the case row carries the current state, the two clocks and
-`next_due_at`, the indexed column the worker sweeps (never a scan of all open cases).
+state is a CaseEvent; the case row carries the current state, the two clocks and the moments they turn yellow and
+red (so a case's colour is read off the clock, never waits for the worker). The worker's own
+bookkeeping — `next_due_at`, the indexed column it sweeps (never a scan of all open cases),
+the colour it last acted on and how far it has escalated — is a narrow row of its own
+(CaseClock): a sweep over thousands of due cases rewrites that row, not the wide, much-indexed
+case row.
 """
+
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -105,6 +111,15 @@ class Alert(models.TextChoices):
     RED = "red", "超期"
 
 
+def alert_at(yellow_at: datetime | None, red_at: datetime | None, now: datetime) -> str:
+    """A case's colour at NOW from the moments its clocks turn yellow and red."""
+    if red_at is not None and now >= red_at:
+        return Alert.RED
+    if yellow_at is not None and now >= yellow_at:
+        return Alert.YELLOW
+    return Alert.GREEN
+
+
 class Case(models.Model):
     number = models.CharField("编号", max_length=20, unique=True)
     tracking_code = models.CharField("查询码", max_length=12, unique=True)
@@ -163,8 +178,12 @@ class Case(models.Model):
     respond_due_at = models.DateTimeField(null=True, blank=True)
     resolve_due_at = models.DateTimeField(null=True, blank=True)
     evaluate_due_at = models.DateTimeField(null=True, blank=True)
-    next_due_at = models.DateTimeField(null=True, blank=True)
-    alert = models.CharField(max_length=6, choices=Alert.choices, default=Alert.GREEN)
+    # When the running clocks turn yellow (75 % used) and red (overdue): the earliest of the
+    # respond and resolve clocks' moments, set by every transition (deadlines.thresholds), null
+    # while no clock runs. The colour is read off them at any moment (Case.alert), so the
+    # worklists' 临期 and 超期 are right even while the worker is down.
+    yellow_at = models.DateTimeField(null=True, blank=True)
+    red_at = models.DateTimeField(null=True, blank=True)
     # Whose move it is, kept by the database from the state: "dispatcher" (accept, dispatch,
     # rule on a return, re-route), "unit" (the lead unit works it) or "". The dispatchers'
     # worklist filters on it with one equality, so its index gives the newest first.
@@ -177,7 +196,6 @@ class Case(models.Model):
         output_field=models.CharField(max_length=10),
         db_persist=True,
     )
-    escalation_level = models.PositiveSmallIntegerField(default=0)
 
     result = models.TextField("办理结果", blank=True)
     reopen_count = models.PositiveSmallIntegerField(default=0)
@@ -190,7 +208,6 @@ class Case(models.Model):
         verbose_name = "事件"
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["next_due_at"], name="case_next_due", condition=models.Q(next_due_at__isnull=False)),
             models.Index(fields=["region_path", "state"], name="case_region_state"),
             models.Index(fields=["lead_department", "state"], name="case_dept_state"),
             models.Index(fields=["lead_region", "state"], name="case_lead_region_state"),
@@ -208,7 +225,10 @@ class Case(models.Model):
             # the index, and the count reads only that list's entries.
             # (id after created_at: the lists' order is (created_at, id), so no sort is left.)
             models.Index(fields=["waiting_on", "created_at", "id", "region_path"], name="case_waiting_recent"),
-            models.Index(fields=["alert", "created_at", "id", "region_path", "state"], name="case_alert_recent"),
+            # 临期 and 超期: the cases past 75 % of a clock (yellow_at ≤ now), red or not read from
+            # the entry, the territory too; then the newest 50 of them.
+            models.Index(fields=["yellow_at", "red_at", "region_path", "created_at", "id"], name="case_due_soon",
+                         condition=models.Q(yellow_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -219,12 +239,63 @@ class Case(models.Model):
         return self.state in OPEN_STATES
 
     @property
+    def alert(self) -> str:
+        """The colour now: green, yellow (临期) or red (超期)."""
+        from django.utils import timezone
+
+        return alert_at(self.yellow_at, self.red_at, timezone.now())
+
+    def get_alert_display(self) -> str:
+        return Alert(self.alert).label
+
+    @property
+    def escalation_level(self) -> int:
+        """How many tiers the worker has escalated the case (its clock row)."""
+        try:
+            return self.clock.escalation_level
+        except CaseClock.DoesNotExist:
+            return 0
+
+    @property
     def lead_name(self) -> str:
         if self.lead_department_id:
             return self.lead_department.name
         if self.lead_region_id:
             return self.lead_region.name
         return ""
+
+
+class CaseClock(models.Model):
+    """The worker's bookkeeping for one case, apart from the case row.
+
+    next_due_at: the next moment the worker must look at the case — a clock turning yellow or
+    red, an overdue case to escalate again, the evaluation window closing; null when nothing
+    is pending. alert: the colour the worker (or the last transition) has already acted on, so
+    a reminder is sent once. escalation_level: how many tiers up it has been escalated.
+    reminders: the worker's 临期提醒 so far, [{"at", "clock", "due"}], shown in the timeline.
+    (The worker's escalations are its Supervision rows; neither writes a CaseEvent, which
+    records transitions. queries.timeline puts the three together.)
+
+    A row of five narrow columns and two indexes: the sweep rewrites thousands of these per
+    run, where rewriting the case row would also write an entry in each of its many indexes.
+    Transitions write the clock row before the case row (services._transition), the sweep
+    locks clock rows first: the same order, so the two never wait on each other in a circle.
+    """
+
+    case = models.OneToOneField(Case, primary_key=True, on_delete=models.CASCADE, related_name="clock")
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    alert = models.CharField(max_length=6, choices=Alert.choices, default=Alert.GREEN)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    reminders = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "时限跟踪"
+        indexes = [
+            models.Index(fields=["next_due_at"], name="clock_next_due", condition=models.Q(next_due_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.next_due_at}"
 
 
 class CaseUnit(models.Model):
@@ -243,11 +314,15 @@ class CaseUnit(models.Model):
 
 
 class CaseEvent(models.Model):
-    """Append-only: every transition of a case, with who, when and why — the timeline."""
+    """Append-only: every transition of a case, with who, when and why. The timeline shows
+    them with the case's supervisions and the worker's reminders (queries.timeline)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)  # case_event_case_at
     at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No index: nothing lists events by actor, and every event (the worker writes thousands a
+    # run) would pay for one. (Deleting a user reads the events to unset it: users are deactivated.)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     actor_name = models.CharField(max_length=60, blank=True)  # "系统" for the worker
     action = models.CharField(max_length=30)
     from_state = models.CharField(max_length=12, blank=True)
@@ -289,9 +364,12 @@ class Supervision(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="supervisions")
     opened_at = models.DateTimeField(auto_now_add=True)
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Supervisions are listed per case only: no index on who opened them or for which tier.
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  db_index=False)
     level = models.PositiveSmallIntegerField(default=1)
-    to_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
     reason = models.CharField(max_length=200)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,10 +11,9 @@ from grassroots.accounts.models import User
 from grassroots.accounts.permissions import records_q, regions_q
 from grassroots.accounts.roles import Role
 from grassroots.cases.models import (
-    OPEN_STATES,
     UNIT_WORKING,
-    Alert,
     Case,
+    CaseClock,
     CaseUnit,
     ClassificationFeedback,
     Evaluation,
@@ -64,21 +63,23 @@ def worklist(user: User, name: str) -> QuerySet[Case]:
     """A role's worklist. Dispatchers see what waits for dispatch in their territory; units see what they lead."""
     dispatcher = user.role == Role.DISPATCHER
     # A dispatcher works the cases of their territory (not their own reports elsewhere), read
-    # from the index of the list itself (waiting_on or alert, newest first), the territory
+    # from the index of the list itself (waiting_on, or the clocks' moments), the territory
     # checked from its entries: a city's or district's list then costs its first page, not
     # a sort of every case in the territory.
     qs = Case.objects.filter(regions_q(user, "region_path", indexed=False)) if dispatcher else visible_cases(user)
-    open_q = Q(state__in=OPEN_STATES)
     if name == "pending":
         if dispatcher:
             return qs.filter(waiting_on="dispatcher")  # = state in DISPATCHER_PENDING
         if user.role == Role.RESIDENT:
             return qs.filter(reporter=user, state=State.RESOLVED)
         return qs.filter(_mine_q(user), state__in=UNIT_WORKING)
+    # The colour is read off the clocks (yellow_at, red_at: set only while a clock runs, so
+    # only on open cases); yellow_at ≤ now in both, the range of the case_due_soon index.
+    now = timezone.now()
     if name == "due_soon":
-        return qs.filter(open_q, alert=Alert.YELLOW)
+        return qs.filter(yellow_at__lte=now, red_at__gt=now)
     if name == "overdue":
-        return qs.filter(open_q, alert=Alert.RED)
+        return qs.filter(yellow_at__lte=now, red_at__lte=now)
     if name == "returned":
         if dispatcher:
             return qs.filter(state=State.RETURNED)
@@ -117,6 +118,46 @@ def apply_filters(qs: QuerySet[Case], f: Filters) -> QuerySet[Case]:
     if f.q:
         qs = qs.filter(Q(number=f.q) | Q(title__contains=f.q) | Q(address__contains=f.q))
     return qs
+
+
+# --- the timeline ------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    """One line of a case's timeline, read like a CaseEvent."""
+
+    at: datetime
+    actor_name: str
+    action: str
+    note: str = ""
+    from_state: str = ""
+    to_state: str = ""
+    data: dict | None = None
+
+
+def timeline(case: Case) -> list[TimelineEntry]:
+    """CASE's whole story in time order: its transitions (CaseEvent), its supervisions (督办 —
+    a person's "supervise", the worker's "escalate" when a clock ran out) and the worker's
+    reminders (临期提醒, kept on the clock row)."""
+    from grassroots.cases.jobs import reminder_note  # jobs is the worker's module: loaded on first use
+
+    entries = [
+        TimelineEntry(e.at, e.actor_name, e.action, e.note, e.from_state, e.to_state, e.data)
+        for e in case.events.all()
+    ]
+    for s in case.supervisions.select_related("opened_by", "to_region"):
+        by_worker = s.opened_by_id is None
+        entries.append(TimelineEntry(
+            s.opened_at, s.opened_by.display_name if s.opened_by else "系统", "escalate" if by_worker else "supervise",
+            s.reason, data={"level": s.level, "to": s.to_region.code if s.to_region else ""}))
+    reminders = CaseClock.objects.filter(case_id=case.pk).values_list("reminders", flat=True).first() or []
+    for r in reminders:
+        due = datetime.fromisoformat(r["due"]) if r.get("due") else None
+        entries.append(TimelineEntry(datetime.fromisoformat(r["at"]), "系统", "warn",
+                                     reminder_note(r.get("clock", ""), due), data=r))
+    entries.sort(key=lambda e: e.at)
+    return entries
 
 
 # --- duplicates --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from grassroots.cases import catalog, deadlines, policy
 from grassroots.cases.models import (
     Attachment,
     Case,
+    CaseClock,
     CaseEvent,
     CaseUnit,
     Channel,
@@ -113,7 +114,8 @@ class Intake:
 
 @cache
 def _insert_statement(model) -> tuple[str, tuple]:
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
+    fields = tuple(f for f in model._meta.concrete_fields
+                   if not f.db_returning and not f.generated)  # an auto id comes back; a given one is written
     q = connection.ops.quote_name
     sql = (f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {q(model._meta.pk.column)}")
@@ -290,10 +292,11 @@ def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intak
     )
     _snapshot(case, matter)
     staff_entry = actor.role != Role.RESIDENT
+    clock = CaseClock()
     if staff_entry:
         case.state = State.ACCEPTED
         deadlines.start_clocks(case, now)
-        deadlines.refresh(case, now)
+        clock.alert, clock.next_due_at = deadlines.refresh(case, now)
     suggested = [{"code": s.code, "name": s.name, "score": round(s.score, 3)} for s in suggestions]
     for attempt in range(5):
         # Numbers are random, so two reports may draw the same one: the unique index refuses
@@ -302,6 +305,8 @@ def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intak
         try:
             with transaction.atomic():
                 insert(case)
+                clock.case_id = case.pk
+                insert(clock)
                 _write_intake_rows(case, actor, report, text, suggestions, suggested, staff_entry)
             break
         except IntegrityError:
@@ -350,9 +355,11 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
     for key, value in changes.items():
         setattr(case, key, value)
     now = _now()
-    deadlines.refresh(case, now)
-    changes.update(alert=case.alert, next_due_at=case.next_due_at, updated_at=now)
+    alert, next_due = deadlines.refresh(case, now)
+    changes.update(yellow_at=case.yellow_at, red_at=case.red_at, updated_at=now)
     with transaction.atomic():
+        # The clock row first, then the case row: the order the worker's sweep locks them in.
+        CaseClock.objects.filter(case_id=case.pk).update(alert=alert, next_due_at=next_due)
         updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
         if not updated:
             raise Conflict(CONFLICT)
@@ -619,10 +626,9 @@ def supervise(case: Case, actor: User | None, reason: str, *, level: int = 1, to
             raise NotAllowed(problem)
     if not reason.strip():
         raise CaseError("请填写督办事由", "reason")
-    with transaction.atomic():
-        sup = Supervision.objects.create(case=case, opened_by=actor, reason=reason.strip(), level=level,
-                                         to_region=to_region)
-        _event(case, actor, "supervise", case.state, reason.strip(), level=level)
+    # The Supervision row is the record (the timeline shows it: queries.timeline), as for the
+    # worker's escalations; a supervision is not a transition of the case.
+    sup = Supervision.objects.create(case=case, opened_by=actor, reason=reason.strip(), level=level, to_region=to_region)
     notify(unit_members(case), case, "supervised", f"事件 {case.number} 被督办：{reason.strip()}")
     return sup
 

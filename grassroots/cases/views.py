@@ -615,7 +615,7 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
              "from": State(e.from_state).label if e.from_state in State.values else "",
              "to": State(e.to_state).label if e.to_state in State.values and e.to_state != e.from_state else "",
              "note": e.note}
-            for e in case.events.all()
+            for e in queries.timeline(case)
         ],
         "attachments": list(case.attachments.all()),
         "assists": list(case.assists.select_related("department", "region")),

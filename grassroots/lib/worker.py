@@ -80,10 +80,11 @@ def claim(queryset: QuerySet, **changes) -> bool:
     return queryset.update(**changes) == 1
 
 
-def locked_queryset(queryset: QuerySet, limit: int) -> QuerySet:
+def locked_queryset(queryset: QuerySet, limit: int, *, of: tuple[str, ...] = ()) -> QuerySet:
     """QUERYSET's first LIMIT rows, to be locked for this transaction and skipped by other
-    workers (PostgreSQL SELECT … FOR UPDATE SKIP LOCKED); for a caller that reads it its own way."""
-    return queryset.select_for_update(skip_locked=True)[:limit]
+    workers (PostgreSQL SELECT … FOR UPDATE SKIP LOCKED); for a caller that reads it its own way.
+    OF: lock only these of the joined tables ("self" for the queryset's own)."""
+    return queryset.select_for_update(skip_locked=True, of=of)[:limit]
 
 
 def locked(queryset: QuerySet, limit: int) -> list:
