@@ -9,10 +9,14 @@ The tree (codes are real 东城区/西城区 codes):
 """
 
 import os
+import threading
 from functools import cache
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db import connection
+from django.test.testcases import LiveServerThread
 
 from grassroots.accounts.roles import Role
 from grassroots.accounts.services import create_staff as _create_staff
@@ -38,6 +42,40 @@ def square(lon: float, lat: float, w: float, h: float | None = None) -> dict:
         "type": "Polygon",
         "coordinates": [[[lon, lat], [lon + w, lat], [lon + w, lat + h], [lon, lat + h], [lon, lat]]],
     }
+
+
+class _OneRequestAtATime:
+    """The live server's WSGI app, run one request at a time.
+
+    On SQLite the test database lives in memory, so Django hands the live server's threads
+    the test's own connection. A page that loads several assets at once (Swagger UI does)
+    then ran two requests on that one connection, and with SESSION_SAVE_EVERY_REQUEST the
+    second session save failed with "cannot start a transaction within a transaction".
+    The whole response is read inside the lock, so a streamed export queries under it too.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+
+
+class _LiveServer(ThreadedWSGIServer):
+    def set_app(self, application):
+        if connection.vendor == "sqlite":
+            application = _OneRequestAtATime(application)
+        super().set_app(application)
+
+
+LiveServerThread.server_class = _LiveServer
 
 
 @pytest.fixture(autouse=True)
