@@ -305,6 +305,11 @@ def test_worklist_tabs_filters_colours_and_masked_phones(client, city):
     assert re.search(r'data-tab="overdue">超期<span class="n">1</span>', page)
     filtered = html(client.get("/cases/", {"tab": "all", "matter": "02"}))
     assert b.number in filtered and a.number not in filtered
+    # the tabs count what they would list under the same filter
+    assert re.search(r'data-tab="pending">待我处理<span class="n">1</span>', filtered)
+    assert re.search(r'data-tab="overdue">超期<span class="n">1</span>', filtered)
+    filtered = html(client.get("/cases/", {"tab": "all", "matter": "03"}))
+    assert re.search(r'data-tab="overdue">超期<span class="n">0</span>', filtered)
     assert a.number in html(client.get("/cases/", {"tab": "all", "q": a.number}))
     assert "没有符合条件的事件" in html(client.get("/cases/", {"tab": "all", "since": "2001-01-01", "until": "2001-01-02"}))
     bad = html(client.get("/cases/", {"tab": "all", "since": "昨天"}))

@@ -494,7 +494,9 @@ def worklist_page(request):
     context = {
         "title": "我反映的问题" if user.role == Role.RESIDENT else "事件工作台",
         "tab": tab,
-        "tabs": [(key, label, queries.worklist(user, key).count()) for key, label in _tabs(user)],
+        # Each tab counts what it would list under the same filters.
+        "tabs": [(key, label, queries.apply_filters(queries.worklist(user, key), form.filters()).count())
+                 for key, label in _tabs(user)],
         "form": form,
         "page": page,
         "query": _qs_without(request, "page"),
