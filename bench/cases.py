@@ -19,8 +19,8 @@ that about 1 % of the open cases are due; then measure
     events); target ≤ 5× raw. The duplicate suggestion intake offers is a query of its own, made
     when a page or API answer shows it: timed separately per report (p95), and the rate of
     intake plus that query printed beside;
-  * worklists: queries.worklist(dispatcher, "pending" / "overdue"), first page of 50 by
-    created_at desc plus the count, for the city's, the busiest district's and the busiest
+  * worklists: queries.worklist(dispatcher, "pending" / "overdue"), first page of 50 (newest
+    first, the list's own order) plus the count, for the city's, the busiest district's and the busiest
     street's dispatcher; target p95 ≤ 50 ms;
   * the deadline sweep: one full run of cases.jobs.sweep over everything due; target ≤ 1 s
     for 10,000 due cases (per case and per batch figures too);
@@ -169,7 +169,7 @@ def worklists(runs: int) -> list[dict]:
             rows: list = []
 
             def page(qs=qs, rows=rows):
-                rows[:] = [list(qs.order_by("-created_at", "-id")[:50]), qs.count()]
+                rows[:] = [list(qs[:50]), qs.count()]  # newest first: the worklist's own order
 
             figures = timed(page, runs)
             figures.update(tier=tier, unit=user.region.name, list=name, rows=len(rows[0]), count=rows[1])

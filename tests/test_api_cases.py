@@ -437,6 +437,25 @@ def test_worklists(api, city):
     assert response.status_code == 404 and response.json() == {"detail": "工作清单不存在"}
 
 
+def test_due_lists_are_newest_first_and_page(api, city):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    numbers = [report(api)["case"]["number"] for _ in range(4)]
+    for age, (number, colour) in enumerate(zip(numbers, ["red", "yellow", "red", "red"], strict=True)):
+        red_at = now - timedelta(hours=1) if colour == "red" else now + timedelta(hours=1)
+        Case.objects.filter(number=number).update(created_at=now - timedelta(days=10 - age),
+                                                  yellow_at=now - timedelta(hours=2), red_at=red_at)
+    red = [numbers[3], numbers[2], numbers[0]]  # newest first
+    overdue = api("dispatcher", "GET", "/api/worklists/overdue").json()
+    assert overdue["count"] == 3 and [c["number"] for c in overdue["items"]] == red
+    second = api("dispatcher", "GET", "/api/worklists/overdue?limit=2&offset=2").json()
+    assert [c["number"] for c in second["items"]] == red[2:]
+    assert [c["number"] for c in api("dispatcher", "GET", "/api/worklists/due_soon").json()["items"]] == [numbers[1]]
+
+
 def test_suggest(api):
     response = api("resident", "GET", "/api/cases/suggest", params={"text": "小区门口饭店油烟直排，呛得不行"})
     assert response.status_code == 200, response.text

@@ -4,7 +4,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Func, Q, QuerySet
 from django.utils import timezone
 
 from grassroots.accounts.models import User
@@ -59,8 +60,26 @@ WORKLISTS = {
 }
 
 
+class _Unindexed(Func):
+    """SQLite's `+column`: the same value (text stays text), which its planner cannot read
+    from an index."""
+
+    template = "+%(expressions)s"
+
+
+def _newest_first_off_the_clocks(qs: QuerySet[Case]) -> QuerySet[Case]:
+    """The 临期/超期 lists, newest first, from the case_due_soon range. SQLite otherwise
+    walks the whole created_at index back in time looking for 50 of a street's few hundred
+    red cases (110–290 ms on the M city against 5 ms); ordering by +created_at leaves it
+    the range and a sort of what the range holds. PostgreSQL's statistics choose well."""
+    if connection.vendor != "sqlite":
+        return qs.order_by("-created_at", "-id")
+    return qs.order_by(_Unindexed(F("created_at")).desc(), F("id").desc())
+
+
 def worklist(user: User, name: str) -> QuerySet[Case]:
-    """A role's worklist. Dispatchers see what waits for dispatch in their territory; units see what they lead."""
+    """A role's worklist, newest first. Dispatchers see what waits for dispatch in their
+    territory; units see what they lead."""
     dispatcher = user.role == Role.DISPATCHER
     # A dispatcher works the cases of their territory (not their own reports elsewhere), read
     # from the index of the list itself (waiting_on, or the clocks' moments), the territory
@@ -77,9 +96,9 @@ def worklist(user: User, name: str) -> QuerySet[Case]:
     # only on open cases); yellow_at ≤ now in both, the range of the case_due_soon index.
     now = timezone.now()
     if name == "due_soon":
-        return qs.filter(yellow_at__lte=now, red_at__gt=now)
+        return _newest_first_off_the_clocks(qs.filter(yellow_at__lte=now, red_at__gt=now))
     if name == "overdue":
-        return qs.filter(yellow_at__lte=now, red_at__lte=now)
+        return _newest_first_off_the_clocks(qs.filter(yellow_at__lte=now, red_at__lte=now))
     if name == "returned":
         if dispatcher:
             return qs.filter(state=State.RETURNED)

@@ -469,7 +469,7 @@ def _listed(request):
         tab = _default_tab(user)
     form = FilterForm(request.GET or None)
     qs = queries.apply_filters(queries.worklist(user, tab), form.filters())
-    qs = qs.select_related("region", "grid", "lead_region", "lead_department").order_by("-created_at", "-id")
+    qs = qs.select_related("region", "grid", "lead_region", "lead_department")  # newest first: the worklist's order
     return tab, form, qs
 
 
