@@ -52,6 +52,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -91,27 +92,38 @@ CLOCK_LABELS = {"respond": "响应时限", "resolve": "办结时限"}
 UNIT_STATES = frozenset(UNIT_WORKING)
 
 
-class Due:
+class Due(NamedTuple):
     """What the sweep reads of a due case: its clock row and the case's columns it needs
     (deadlines.look and _turned_clock read it like a Case). `alert` and `escalation_level` are
-    the clock row's: the colour last acted on and the tiers escalated."""
+    the clock row's: the colour last acted on and the tiers escalated. A tuple: made from the
+    cursor's row as it comes (`Due._make`), thousands per batch."""
 
-    COLUMNS = (
-        "pk", "next_due_at", "alert", "escalation_level", "number", "title", "state", "region_path",
-        "lead_region_id", "lead_department_id", "response_hours", "resolve_workdays", "accepted_at", "responded_at",
-        "respond_due_at", "resolve_due_at", "evaluate_due_at", "yellow_at", "red_at", "version",
-    )
-    __slots__ = COLUMNS
-
-    def __init__(self, *values):
-        for name, value in zip(self.COLUMNS, values, strict=True):
-            setattr(self, name, value)
+    pk: int
+    next_due_at: datetime | None
+    alert: str
+    escalation_level: int
+    number: str
+    title: str
+    state: str
+    region_path: str
+    lead_region_id: int | None
+    lead_department_id: int | None
+    response_hours: int
+    resolve_workdays: int
+    accepted_at: datetime | None
+    responded_at: datetime | None
+    respond_due_at: datetime | None
+    resolve_due_at: datetime | None
+    evaluate_due_at: datetime | None
+    yellow_at: datetime | None
+    red_at: datetime | None
+    version: int
 
 
 # The same, as the clock queryset names them.
 _QUERY_COLUMNS = tuple(name if name in ("next_due_at", "alert", "escalation_level") else
-                       "case_id" if name == "pk" else f"case__{name}" for name in Due.COLUMNS)
-_DUE_DATETIMES = tuple(i for i, name in enumerate(Due.COLUMNS) if name.endswith("_at"))
+                       "case_id" if name == "pk" else f"case__{name}" for name in Due._fields)
+_DUE_DATETIMES = tuple(i for i, name in enumerate(Due._fields) if name.endswith("_at"))
 
 
 def _read_due(qs, size: int) -> list[Due]:
@@ -129,20 +141,18 @@ def _read_due(qs, size: int) -> list[Due]:
         with connection.connection.cursor() as cursor:
             cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
             cursor.execute(sql, params)
-            return [Due(*row) for row in cursor.fetchall()]
+            return list(map(Due._make, cursor.fetchall()))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if connection.vendor == "sqlite":
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for i in _DUE_DATETIMES:
-                value = row[i]
-                if value is not None:
-                    if isinstance(value, str):
-                        value = datetime.fromisoformat(value)
-                    row[i] = value.replace(tzinfo=UTC)
-    return [Due(*row) for row in rows]
+        rows = [list(row) for row in cursor.fetchall()]
+    for row in rows:
+        for i in _DUE_DATETIMES:
+            value = row[i]
+            if value is not None:
+                if isinstance(value, str):
+                    value = datetime.fromisoformat(value)
+                row[i] = value.replace(tzinfo=UTC)
+    return list(map(Due._make, rows))
 
 
 @dataclass
@@ -410,6 +420,7 @@ class _People:
         self.by_dept: dict[int, list[User]] = {}
         self.by_region: dict[int, list[User]] = {}
         self.levels: dict[int, str] = {}
+        self.tiers_by_path: dict[str, list[tuple[Region | None, list[User]]]] = {}
 
     def dispatchers(self) -> dict[str, list[User]]:
         if self._dispatchers is None:
@@ -424,21 +435,22 @@ def _dispatcher_tiers(cases: list[Due], people: _People | None = None) -> dict[i
     """Per case, the tiers above it that have dispatchers, nearest first — the list
     services.dispatchers_for picks from (level_up n → entry n, capped at the last). A case with
     no dispatcher anywhere above it still escalates: to its street, district and city, unheard."""
-    by_code = (people or _People()).dispatchers()
-    codes_of = {c.pk: c.region_path.strip("/").split("/") for c in cases}
+    people = people or _People()
+    by_code, by_path = people.dispatchers(), people.tiers_by_path
     depths = (DEPTH[Level.STREET], DEPTH[Level.DISTRICT], DEPTH[Level.CITY])
-    out, fallback = {}, []
-    for case in cases:
-        codes = codes_of[case.pk]
-        out[case.pk] = [(by_code[c][0].region, by_code[c]) for c in reversed(codes) if c in by_code]
-        if not out[case.pk]:
-            fallback.append(case.pk)
+    fallback = {}
+    for path in {c.region_path for c in cases} - by_path.keys():  # a run meets each territory once
+        codes = path.strip("/").split("/")
+        tiers = [(by_code[c][0].region, by_code[c]) for c in reversed(codes) if c in by_code]
+        if tiers:
+            by_path[path] = tiers
+        else:
+            fallback[path] = [codes[d] for d in depths if d < len(codes)]
     if fallback:
-        regions = {r.code: r for r in Region.objects.filter(
-            code__in={codes_of[pk][d] for pk in fallback for d in depths if d < len(codes_of[pk])})}
-        for pk in fallback:
-            out[pk] = [(regions.get(codes_of[pk][d]), []) for d in depths if d < len(codes_of[pk])]
-    return out
+        regions = {r.code: r for r in Region.objects.filter(code__in={c for codes in fallback.values() for c in codes})}
+        for path, codes in fallback.items():
+            by_path[path] = [(regions.get(code), []) for code in codes]
+    return {c.pk: by_path[c.region_path] for c in cases}
 
 
 def _unit_members(cases: list[Due], people: _People | None = None) -> dict[int, list[User]]:
@@ -608,42 +620,41 @@ def _deliver(notes: list[Outgoing]) -> None:
 
 
 def insert_rows(model, fields: tuple[str, ...], rows: list[tuple], *, returning: bool = False, chunk: int = 1000) -> list[int]:
-    """INSERT ROWS (tuples of FIELDS' values: datetimes or their text, ids, text, JSON as text),
-    many rows per statement — COPY on PostgreSQL unless the new ids are wanted (RETURNING).
-    Django's bulk_create prepares every value of every row through its field in Python, which
-    was most of the sweep's time."""
+    """INSERT ROWS (tuples of FIELDS' values: datetimes or their text, ids, text, JSON as text);
+    with RETURNING, the new ids in the rows' order. Django's bulk_create prepares every value of
+    every row through its field in Python, which was most of the sweep's time.
+
+    PostgreSQL: COPY, rows formatted by psycopg's compiled code; the ids, when wanted, taken
+    from the table's sequence first (one nextval per row, in one statement) and written with
+    the rows. SQLite: plain multi-row VALUES (its placeholders cost nothing)."""
     check_columns(model, fields)
     if not rows:
         return []
     q = connection.ops.quote_name
     meta = [model._meta.get_field(f) for f in fields]
-    postgres = connection.vendor == "postgresql"
-    if postgres:  # jsonb and timestamptz arrays from text; other columns by their own type
-        types = tuple("jsonb" if isinstance(f, models.JSONField) else
-                      "timestamp with time zone" if isinstance(f, models.DateTimeField) else
-                      f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in meta)
-    else:
-        types = tuple("timestamp" if isinstance(f, models.DateTimeField) else "" for f in meta)
-    head = f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in meta)}) "
-    tail = f" RETURNING {q(model._meta.pk.column)}" if returning else ""
-    ids: list[int] = []
-    names = tuple(f"c{i}" for i in range(len(meta)))
+    table, pk = q(model._meta.db_table), model._meta.pk.column
+    columns = ", ".join(q(f.column) for f in meta)
     with connection.cursor() as cursor:
-        if postgres and not returning:  # COPY: rows formatted by psycopg's compiled code
-            with cursor.cursor.copy(f"COPY {q(model._meta.db_table)} ({', '.join(q(f.column) for f in meta)}) "
-                                    "FROM STDIN") as copy:
+        if connection.vendor == "postgresql":
+            ids: list[int] = []
+            if returning:
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                               [model._meta.db_table, pk, len(rows)])
+                ids = [r[0] for r in cursor.fetchall()]
+                rows = [(i, *row) for i, row in zip(ids, rows, strict=True)]
+                columns = f"{q(pk)}, {columns}"
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return ids
+        types = tuple("timestamp" if isinstance(f, models.DateTimeField) else "" for f in meta)
+        one = "(" + ", ".join(["%s"] * len(meta)) + ")"
+        tail = f" RETURNING {q(pk)}" if returning else ""
+        ids = []
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
-            if postgres:
-                _, _, source, arrays = _rows_source(names, types, part)
-                cursor.execute(f"{head}SELECT {', '.join(names)} FROM {source}{tail}", arrays)
-            else:  # a plain multi-row VALUES: SQLite's placeholders cost nothing
-                params = _sqlite_params(types, part)
-                one = "(" + ", ".join(["%s"] * len(meta)) + ")"
-                cursor.execute(f"{head}VALUES {', '.join([one] * len(part))}{tail}", params)
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))}{tail}",
+                           _sqlite_params(types, part))
             if returning:
                 # In the rows' order: ids are given ascending as rows go in; RETURNING's own
                 # order is not promised (SQLite says so).
