@@ -253,3 +253,62 @@ def test_timestamps_follow_the_clock(city):
     case = report(u["dispatcher"], channel="hotline").case
     assert case.accepted_at is not None and abs(case.accepted_at - timezone.now()) < timedelta(minutes=1)
     assert case.respond_due_at - case.accepted_at == timedelta(hours=24)
+
+
+def test_three_rates_arithmetic_per_unit_and_period(city):
+    """响应率 = in time / due in the period; 解决率 and 满意率 over the period's evaluations (timeouts
+    left out); one row per unit, same-named departments of two districts kept apart."""
+    from grassroots.cases.queries import rates
+
+    t, u = city["tree"], city["users"]
+    ensure_departments(t["xicheng"], [{"code": "shengtai", "name": "生态环境局", "kind": "line"}])
+    shengtai_x = Department.objects.get(district=t["xicheng"], code="shengtai")
+    now = timezone.now()
+    start, end = now - timedelta(days=7), now + timedelta(days=1)
+    within = now - timedelta(days=2)
+
+    def case(lead_department=None, lead_region=None, *, due, responded=None):
+        c = report(u["resident"]).case
+        Case.objects.filter(pk=c.pk).update(lead_department=lead_department, lead_region=lead_region,
+                                            respond_due_at=due, responded_at=responded)
+        return c
+
+    st = city["shengtai"]
+    in_time = case(st, due=within, responded=within - timedelta(hours=1))
+    late = case(st, due=within, responded=within + timedelta(hours=1))
+    case(st, due=within)  # never responded: due, not in time
+    case(st, due=now + timedelta(hours=3))  # not due yet: the period's end is later, but now is not
+    case(st, due=start - timedelta(hours=1))  # due before the period
+    case(shengtai_x, due=within, responded=within)  # exactly at the deadline is in time
+    community = case(lead_region=t["A"], due=within, responded=within + timedelta(minutes=1))
+    case(due=within)  # not dispatched yet
+
+    def evaluation(c, at, solved, satisfied, source=Evaluation.Source.REPORTER):
+        Evaluation.objects.create(case=c, source=source, solved=solved, satisfied=satisfied,
+                                  lead_department=c.lead_department, lead_region=c.lead_region)
+        Evaluation.objects.filter(case=c, solved=solved, satisfied=satisfied, source=source).update(at=at)
+
+    in_time.refresh_from_db()
+    late.refresh_from_db()
+    community.refresh_from_db()
+    evaluation(in_time, within, True, True)
+    evaluation(late, within, True, False)
+    evaluation(late, within, False, False, Evaluation.Source.CALLBACK)
+    evaluation(in_time, within, None, None, Evaluation.Source.TIMEOUT)  # a window that passed: not counted
+    evaluation(community, start - timedelta(days=1), True, True)  # before the period
+
+    rows = {(r.within, r.unit): r for r in rates(Case.objects.all(), Evaluation.objects.all(), start, end)}
+    dongcheng = rows[("东城区", "生态环境局")]
+    assert (dongcheng.due, dongcheng.responded_in_time, dongcheng.response_rate) == (3, 1, 33.3)
+    assert (dongcheng.evaluated, dongcheng.solved, dongcheng.satisfied) == (3, 2, 1)
+    assert (dongcheng.resolution_rate, dongcheng.satisfaction_rate) == (66.7, 33.3)
+    xicheng = rows[("西城区", "生态环境局")]
+    assert (xicheng.due, xicheng.responded_in_time, xicheng.response_rate, xicheng.resolution_rate) == (1, 1, 100.0, None)
+    a = rows[("东城区 · 东华门街道", "多福巷社区")]
+    assert (a.due, a.responded_in_time, a.evaluated) == (1, 0, 0)
+    assert rows[("", "未派遣")].due == 1
+    total = rows[("", "合计")]
+    assert (total.due, total.responded_in_time, total.evaluated, total.solved, total.satisfied) == (6, 2, 3, 2, 1)
+    assert list(rows)[-2:] == [("", "未派遣"), ("", "合计")]
+    # a period with nothing in it has no rows at all
+    assert rates(Case.objects.all(), Evaluation.objects.all(), now - timedelta(days=400), now - timedelta(days=300)) == []

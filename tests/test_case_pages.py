@@ -619,7 +619,7 @@ def test_rates_page_for_leaders_dispatchers_and_admins(client, city):
     response = client.get("/cases/rates/export.xlsx")
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[0][0].startswith("三率统计 · 东城区") and rows[1][0] == "主办单位"
-    assert ("生态环境局", 1, 1, "100.0%", 1, 1, "100.0%", 1, "100.0%") in rows
+    assert ("生态环境局", "东城区", 1, 1, "100.0%", 1, 1, "100.0%", 1, "100.0%") in rows
     for role in ("handler", "grid_worker", "resident", "community_staff"):
         client.force_login(u[role])
         assert client.get("/cases/rates/").status_code == 403, role

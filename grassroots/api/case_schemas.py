@@ -300,6 +300,7 @@ class RatesIn(Schema):
 
 class RateRowOut(Schema):
     unit: str = Field(description="主办单位；最后一行为“合计”")
+    within: str = Field(description="主办单位所属：部门为所在区县，属地单位为其所在区县、街道（同名单位据此区分）")
     due: int = Field(description="期内应响应的事件数")
     responded_in_time: int = Field(description="按时响应数")
     evaluated: int = Field(description="期内评价数（超时未评价不计）")

@@ -411,10 +411,11 @@ def rates(request: HttpRequest, period: Query[RatesIn]):
     since = timezone.make_aware(datetime.combine(start, time.min), tz)
     until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)
     user = request.user
-    table = queries.rates(queries.visible_cases(user), queries.visible_evaluations(user), since, until)
+    table = queries.rates_in_scope(user, since, until)
     rows = [
         {
             "unit": r.unit,
+            "within": r.within,
             "due": r.due,
             "responded_in_time": r.responded_in_time,
             "evaluated": r.evaluated,

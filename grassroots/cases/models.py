@@ -229,6 +229,10 @@ class Case(models.Model):
             # the entry, the territory too; then the newest 50 of them.
             models.Index(fields=["yellow_at", "red_at", "region_path", "created_at", "id"], name="case_due_soon",
                          condition=models.Q(yellow_at__isnull=False)),
+            # 三率: the cases whose response fell due in a period, counted per lead unit from the
+            # index alone (the territory and the reporter for the scope, the response for in time).
+            models.Index(fields=["respond_due_at", "region_path", "lead_department", "lead_region", "responded_at",
+                                 "reporter"], name="case_respond_due", condition=models.Q(respond_due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -426,6 +430,7 @@ class Evaluation(models.Model):
     class Meta:
         verbose_name = "回访评价"
         ordering = ["-at"]
+        indexes = [models.Index(fields=["at"], name="evaluation_at")]  # 三率: the period's evaluations
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.solved}/{self.satisfied}"

@@ -842,19 +842,15 @@ def _rates(request):
     user = request.user
     form = RatesForm(request.GET or None)
     start, end, label = form.period()
-    cases = queries.visible_cases(user)
     region = None
+    rows = []
     code = form.cleaned_data.get("region") if form.is_bound and form.is_valid() else ""
     if code:
         region = Region.objects.filter(code=code).first()
         if region is None or not region_in_scope(user, region):
             form.add_error("region", "所选辖区不在您的范围内")
-            region = None
-            cases = cases.none()
-        else:
-            cases = queries.apply_filters(cases, queries.Filters(region=code))
-    evaluations = queries.visible_evaluations(user).filter(case__in=cases.values("pk"))
-    rows = queries.rates(cases, evaluations, start, end)
+            return form, start, end, label, None, rows
+    rows = queries.rates_in_scope(user, start, end, region)
     return form, start, end, label, region, rows
 
 
@@ -877,8 +873,8 @@ def _pct(value) -> str:
 def rates_export(request):
     require(request.user, Action.VIEW_RATES, request)
     _, _, _, label, region, rows = _rates(request)
-    header = ["主办单位", "应响应", "按时响应", "响应率", "评价数", "已解决", "解决率", "满意", "满意率"]
-    data = [[_cell(r.unit), r.due, r.responded_in_time, _pct(r.response_rate), r.evaluated, r.solved, _pct(r.resolution_rate),
+    header = ["主办单位", "所属", "应响应", "按时响应", "响应率", "评价数", "已解决", "解决率", "满意", "满意率"]
+    data = [[_cell(r.unit), _cell(r.within), r.due, r.responded_in_time, _pct(r.response_rate), r.evaluated, r.solved, _pct(r.resolution_rate),
              r.satisfied, _pct(r.satisfaction_rate)] for r in rows]
     region = region or home_region(request.user)
     return _xlsx_response(f"rates-{timezone.localdate():%Y%m%d}.xlsx", "三率", header, data,
