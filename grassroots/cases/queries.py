@@ -19,6 +19,7 @@ from grassroots.cases.models import (
     ClassificationFeedback,
     Evaluation,
     State,
+    Supervision,
 )
 from grassroots.lib.privacy import mask_phone
 from grassroots.territory.levels import DEPTH, Level
@@ -164,17 +165,22 @@ class TimelineEntry:
     data: dict | None = None
 
 
-def timeline(case: Case) -> list[TimelineEntry]:
+def case_supervisions(case: Case) -> list[Supervision]:
+    return list(case.supervisions.select_related("opened_by", "to_region"))
+
+
+def timeline(case: Case, supervisions: list[Supervision] | None = None) -> list[TimelineEntry]:
     """CASE's whole story in time order: its transitions (CaseEvent), its supervisions (督办 —
-    a person's "supervise", the worker's "escalate" when a clock ran out) and the worker's
-    reminders (临期提醒, kept on the clock row)."""
+    a person's "supervise", the worker's "escalate" when a clock ran out; SUPERVISIONS when the
+    caller has read them already, as case_supervisions does) and the worker's reminders
+    (临期提醒, kept on the clock row)."""
     from grassroots.cases.jobs import reminder_note  # jobs is the worker's module: loaded on first use
 
     entries = [
         TimelineEntry(e.at, e.actor_name, e.action, e.note, e.from_state, e.to_state, e.data)
         for e in case.events.all()
     ]
-    for s in case.supervisions.select_related("opened_by", "to_region"):
+    for s in case_supervisions(case) if supervisions is None else supervisions:
         by_worker = s.opened_by_id is None
         entries.append(TimelineEntry(
             s.opened_at, s.opened_by.display_name if s.opened_by else "系统", "escalate" if by_worker else "supervise",

@@ -600,6 +600,7 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
     if case.tier != Tier.GRID and "resolve_on_spot" in allowed:
         allowed.remove("resolve_on_spot")
     finished = case.state in FINAL_STATES
+    supervisions = queries.case_supervisions(case)  # the 督办 box and the timeline
     context = {
         "title": f"事件 {case.number}",
         "case": case,
@@ -617,11 +618,11 @@ def _detail_context(request, case: Case, failed: dict | None = None) -> dict:
              "from": State(e.from_state).label if e.from_state in State.values else "",
              "to": State(e.to_state).label if e.to_state in State.values and e.to_state != e.from_state else "",
              "note": e.note}
-            for e in queries.timeline(case)
+            for e in queries.timeline(case, supervisions)
         ],
         "attachments": list(case.attachments.all()),
         "assists": list(case.assists.select_related("department", "region")),
-        "supervisions": list(case.supervisions.all()),
+        "supervisions": supervisions,
         "extensions": list(case.extensions.select_related("requested_by", "decided_by")),
         "evaluations": list(case.evaluations.all()),
         "merged": list(case.merged_cases.all()) if staff else [],
