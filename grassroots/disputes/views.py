@@ -270,26 +270,37 @@ def _run(action: str, d: Dispute, user: User, post) -> str:
     raise Http404("没有这个操作")
 
 
+def _act(request, number: str, *, kind: str, fetch, rules: dict, run, conflict: str, template: str, context,
+         page: str):
+    """One action on a dispute or petition (KIND, for the audit log) from its page: FETCH the
+    record, check the action against RULES and the page's version (CONFLICT when out of date),
+    RUN it, and go back to PAGE with a message, or render TEMPLATE with CONTEXT and the error in
+    place (409 for a conflict, 403 refused — audited —, 400 bad input)."""
+    obj = fetch(request, number)
+    action = request.POST.get("action", "")
+    if action not in rules:
+        raise Http404("没有这个操作")
+    try:
+        if request.POST.get("version") != str(obj.version):  # the page was out of date: say so first
+            raise services.Conflict(conflict)
+        done = run(action, obj, request.user, request.POST)
+    except DisputeError as exc:
+        if isinstance(exc, services.NotAllowed):
+            audit_denial(request.user, request, f"{kind} refused: {exc.message}")
+        fresh = fetch(request, number)
+        failed = {"action": action, "error": exc.message, "conflict": isinstance(exc, services.Conflict),
+                  "label": rules[action].label, "values": request.POST}
+        return render(request, template, context(request, fresh, failed), status=exc.status)
+    messages.success(request, done)
+    return redirect(page, number=number)
+
+
 @login_required
 @require_POST
 def act(request, number: str):
-    dispute = _dispute_or_404(request, number)
-    action = request.POST.get("action", "")
-    if action not in policy.RULES:
-        raise Http404("没有这个操作")
-    try:
-        if request.POST.get("version") != str(dispute.version):  # the page was out of date: say so first
-            raise services.Conflict(services.CONFLICT)
-        done = _run(action, dispute, request.user, request.POST)
-    except DisputeError as exc:
-        if isinstance(exc, services.NotAllowed):
-            audit_denial(request.user, request, f"dispute refused: {exc.message}")
-        fresh = _dispute_or_404(request, number)
-        failed = {"action": action, "error": exc.message, "conflict": isinstance(exc, services.Conflict),
-                  "label": policy.RULES[action].label, "values": request.POST}
-        return render(request, "disputes/detail.html", _detail_context(request, fresh, failed), status=exc.status)
-    messages.success(request, done)
-    return redirect("disputes:detail", number=number)
+    return _act(request, number, kind="dispute", fetch=_dispute_or_404, rules=policy.RULES, run=_run,
+                conflict=services.CONFLICT, template="disputes/detail.html", context=_detail_context,
+                page="disputes:detail")
 
 
 @login_required
@@ -530,20 +541,6 @@ def _run_petition(action: str, p: Petition, user: User, post) -> str:
 @login_required
 @require_POST
 def petition_act(request, number: str):
-    p = _petition_or_404(request, number)
-    action = request.POST.get("action", "")
-    if action not in policy.PETITION_RULES:
-        raise Http404("没有这个操作")
-    try:
-        if request.POST.get("version") != str(p.version):  # the page was out of date: say so first
-            raise services.Conflict(petitions.CONFLICT)
-        done = _run_petition(action, p, request.user, request.POST)
-    except DisputeError as exc:
-        if isinstance(exc, services.NotAllowed):
-            audit_denial(request.user, request, f"petition refused: {exc.message}")
-        fresh = _petition_or_404(request, number)
-        failed = {"action": action, "error": exc.message, "conflict": isinstance(exc, services.Conflict),
-                  "label": policy.PETITION_RULES[action].label}
-        return render(request, "disputes/petition.html", _petition_context(request, fresh, failed), status=exc.status)
-    messages.success(request, done)
-    return redirect("disputes:petition", number=number)
+    return _act(request, number, kind="petition", fetch=_petition_or_404, rules=policy.PETITION_RULES,
+                run=_run_petition, conflict=petitions.CONFLICT, template="disputes/petition.html",
+                context=_petition_context, page="disputes:petition")
