@@ -328,26 +328,31 @@ DISPUTE_ACTIONS = {
 }
 
 
-def _dispute_action(name: str, schema: type[Schema], run) -> None:
-    label = policy.RULES[name].label
+def _register_action(kind: str, path: str, name: str, schema: type[Schema], run, *, rules: dict, fetch, conflict: str,
+                     reread, detail, out: type[Schema]) -> None:
+    """POST /{PATH}/{number}/{name}: one action on a dispute or petition (KIND), checked against
+    the payload's version (CONFLICT when out of date), RUN, answered with the record re-read
+    (REREAD) as DETAIL gives it, or the refusal."""
 
     def operation(request: HttpRequest, number: str, payload: schema):
-        d = _dispute_or_404(request, number)
+        record = fetch(request, number)
         try:
-            if payload.version != d.version:
-                raise services.Conflict(services.CONFLICT)
-            run(d, request.user, payload)
+            if payload.version != record.version:
+                raise services.Conflict(conflict)
+            run(record, request.user, payload)
         except services.DisputeError as exc:
             return _refusal(request, exc)
-        return _dispute_detail(request.user, queries.get_dispute(request.user, number) or d)
+        return detail(request.user, reread(request.user, number) or record)
 
-    operation.__name__ = f"dispute_{name}"
-    router.post(f"/disputes/{{number}}/{name.replace('_', '-')}", response={200: DisputeDetailOut, **D_ERRORS},
-                summary=label, operation_id=f"dispute_{name}")(operation)
+    operation.__name__ = f"{kind}_{name}"
+    router.post(f"/{path}/{{number}}/{name.replace('_', '-')}", response={200: out, **D_ERRORS},
+                summary=rules[name].label, operation_id=f"{kind}_{name}")(operation)
 
 
 for _name, (_schema, _run) in DISPUTE_ACTIONS.items():
-    _dispute_action(_name, _schema, _run)
+    _register_action("dispute", "disputes", _name, _schema, _run, rules=policy.RULES, fetch=_dispute_or_404,
+                     conflict=services.CONFLICT, reread=queries.get_dispute, detail=_dispute_detail,
+                     out=DisputeDetailOut)
 
 
 @router.get("/dispute-stats", response={200: list[dict], **ERRORS}, summary="矛盾纠纷月度统计（按调解层级）")
@@ -604,23 +609,7 @@ PETITION_ACTIONS = {
 }
 
 
-def _petition_action(name: str, schema: type[Schema], run) -> None:
-    label = policy.PETITION_RULES[name].label
-
-    def operation(request: HttpRequest, number: str, payload: schema):
-        p = _petition_or_404(request, number)
-        try:
-            if payload.version != p.version:
-                raise services.Conflict(petitions.CONFLICT)
-            run(p, request.user, payload)
-        except services.DisputeError as exc:
-            return _refusal(request, exc)
-        return _petition_detail(request.user, queries.get_petition(request.user, number) or p)
-
-    operation.__name__ = f"petition_{name}"
-    router.post(f"/petitions/{{number}}/{name.replace('_', '-')}", response={200: PetitionDetailOut, **D_ERRORS},
-                summary=label, operation_id=f"petition_{name}")(operation)
-
-
 for _name, (_schema, _run) in PETITION_ACTIONS.items():
-    _petition_action(_name, _schema, _run)
+    _register_action("petition", "petitions", _name, _schema, _run, rules=policy.PETITION_RULES,
+                     fetch=_petition_or_404, conflict=petitions.CONFLICT, reread=queries.get_petition,
+                     detail=_petition_detail, out=PetitionDetailOut)
