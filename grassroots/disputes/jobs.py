@@ -65,15 +65,21 @@ def sweep(now: datetime | None = None) -> int:
 
 
 def sweep_disputes(now: datetime) -> int:
+    return _sweep_due(Dispute.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk")
+                      .select_related("handling_region"), _dispute_due, now)
+
+
+def _sweep_due(due, handle, now: datetime) -> int:
+    """The rows of DUE (ordered oldest first) in locked batches, each row handed to
+    HANDLE(row, NOW, outbox) inside the batch's transaction (True: handled); the outbox is sent
+    after the batch commits. Returns how many were handled."""
     handled = 0
     while True:
         outbox: list[tuple] = []
         with transaction.atomic():
-            batch = locked(Dispute.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk")
-                           .select_related("handling_region"), BATCH_SIZE)
-            done = [d for d in batch if _dispute_due(d, now, outbox)]
+            batch = locked(due, BATCH_SIZE)
+            handled += sum(1 for row in batch if handle(row, now, outbox))
         _send(outbox)
-        handled += len(done)
         if len(batch) < BATCH_SIZE:
             return handled
 
@@ -122,17 +128,8 @@ def _dispute_due(d: Dispute, now: datetime, outbox: list[tuple]) -> bool:
 
 
 def sweep_petitions(now: datetime) -> int:
-    handled = 0
-    while True:
-        outbox: list[tuple] = []
-        with transaction.atomic():
-            # No select_related of the nullable leader/responsible: FOR UPDATE refuses outer joins.
-            batch = locked(Petition.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk"), BATCH_SIZE)
-            done = [p for p in batch if _petition_due(p, now, outbox)]
-        _send(outbox)
-        handled += len(done)
-        if len(batch) < BATCH_SIZE:
-            return handled
+    # No select_related of the nullable leader/responsible: FOR UPDATE refuses outer joins.
+    return _sweep_due(Petition.objects.filter(next_due_at__lte=now).order_by("next_due_at", "pk"), _petition_due, now)
 
 
 def _petition_due(p: Petition, now: datetime, outbox: list[tuple]) -> bool:
