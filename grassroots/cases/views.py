@@ -488,6 +488,7 @@ def worklist_page(request):
     if user.role != Role.RESIDENT:
         require(user, Action.VIEW_CASES, request)
     tab, form, qs = _listed(request)
+    filters = form.filters()
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for case in page:
         case.shown_phone = queries.shown_phone(user, case)
@@ -495,7 +496,7 @@ def worklist_page(request):
         "title": "我反映的问题" if user.role == Role.RESIDENT else "事件工作台",
         "tab": tab,
         # Each tab counts what it would list under the same filters.
-        "tabs": [(key, label, queries.apply_filters(queries.worklist(user, key), form.filters()).count())
+        "tabs": [(key, label, queries.apply_filters(queries.worklist(user, key), filters).count())
                  for key, label in _tabs(user)],
         "form": form,
         "page": page,
