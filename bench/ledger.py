@@ -103,8 +103,9 @@ def _users():
 
 def search(runs: int, seed: int) -> list[dict]:
     """p50/p95 of each search kind for a street-level and a city-level user."""
-    from grassroots.ledger import crypto, queries
+    from grassroots.ledger import queries
     from grassroots.ledger.models import Person
+    from grassroots.lib import privacy
     from grassroots.territory.queries import path_prefix_q
 
     rng = random.Random(seed)
@@ -117,8 +118,8 @@ def search(runs: int, seed: int) -> list[dict]:
         for kind in KINDS:
             times, hits = [], 0
             for p in sample:
-                number = crypto.decrypt(p.id_cipher)
-                phone = crypto.decrypt(p.phone_cipher) if p.phone_cipher else "13900001234"
+                number = privacy.plain_of(p.id_number)
+                phone = privacy.plain_of(p.phone) or "13900001234"
                 text = {"id": number, "id6": number[-6:], "tail4": number[-4:], "phone": phone, "name": p.name,
                         "initials": p.initials[:3],
                         "address": p.house.address.text[-9:] if p.house_id else "1号楼"}[kind]

@@ -16,7 +16,11 @@ Environment variables (all optional in development):
   PROXY_COUNT             reverse proxies of our own in front (X-Forwarded-For is believed only then)
   SQLITE_CACHE_MB         SQLite page cache per connection (default 64)
   SQLITE_MMAP_MB          SQLite memory map (default 256)
-  LEDGER_KEY[_FILE]       encrypts ID numbers and phones at rest; set it in production
+  PRIVACY_KEY[_FILE]      seals ID numbers and phones at rest and keys their search digests
+                          (grassroots/lib/privacy.py); required when DEBUG is off. LEDGER_KEY[_FILE]
+                          is read when PRIVACY_KEY is unset (its name before 2026-12)
+  PRIVACY_OLD_KEYS[_FILE] earlier keys still read during `grassroots rotate-key` (comma separated,
+                          or one per line in the file); remove them once the rotation is done
   RATE_LIMIT_TRACK        /track/ lookups per client address (default 30/m)
   RATE_LIMIT_OPEN311      Open311 reads per client address or key (default 60/m)
   RATE_LIMIT_MISS         failed tracking-code / request-id lookups (default 20/h)
@@ -224,12 +228,25 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-# Ledger (一标三实): the key that encrypts ID numbers and phones at rest (AES-GCM) and keys
-# their search hashes (HMAC-SHA256). Production sets LEDGER_KEY (or LEDGER_KEY_FILE): any
-# long random string, e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`.
-# Unset, it is derived from SECRET_KEY (fine for development; production should set its own,
-# kept apart from SECRET_KEY). Changing it makes stored values unreadable.
-LEDGER_KEY = envstr("LEDGER_KEY", "") or "ledger-derived:" + SECRET_KEY
+# Personal data (lib/privacy.py): the key that seals every ID number and phone at rest (AES-GCM)
+# and keys their search digests (HMAC-SHA256). Any long random string, e.g.
+# `python -c "import secrets; print(secrets.token_urlsafe(48))"`, kept apart from SECRET_KEY and
+# from the backups (docs/operations.md). In development it is derived from SECRET_KEY. Changing it
+# without `grassroots rotate-key` (old key in PRIVACY_OLD_KEYS meanwhile) makes stored values unreadable.
+PRIVACY_KEY = envstr("PRIVACY_KEY", "") or envstr("LEDGER_KEY", "")
+if not PRIVACY_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("PRIVACY_KEY (or PRIVACY_KEY_FILE) must be set when DEBUG is off")
+    PRIVACY_KEY = "ledger-derived:" + SECRET_KEY
+
+
+def _old_keys() -> list[str]:
+    """PRIVACY_OLD_KEYS: comma separated, or PRIVACY_OLD_KEYS_FILE: one key per line."""
+    text = envstr("PRIVACY_OLD_KEYS", "") or ""
+    return [k.strip() for k in text.replace(",", "\n").splitlines() if k.strip()]
+
+
+PRIVACY_OLD_KEYS = _old_keys()
 
 # Disputes and petitions (矛盾纠纷、信访); see docs/disputes.md.
 # A dispute goes to the street's, then the district's mediation centre (矛调中心) when any

@@ -21,7 +21,6 @@ import zlib
 import pytest
 
 from grassroots.accounts.models import AuditEvent
-from grassroots.cases.services import PHONE_REVEAL_KIND
 from grassroots.generator.city import DEFAULT_PASSWORD, generate_city
 from grassroots.territory import geo
 from grassroots.territory.models import Department, Region
@@ -181,7 +180,8 @@ def test_a_resident_reports_oily_smoke_and_sees_it_through(people, live_server, 
     handler.wait_for_selector("#reporter-phone[data-revealed]")
     full = handler.locator("#reporter-phone").inner_text()
     assert "*" not in full and full[-4:] == masked[-4:]
-    assert AuditEvent.objects.filter(kind=PHONE_REVEAL_KIND, username="hd110101shengtai", detail__contains=number).exists()
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.PERSONAL_DATA, username="hd110101shengtai",
+                                     subject_label__contains=number).exists()
     act(handler, "respond", note="已电话联系反映人，约定明天上门查看")
     act(handler, "resolve", result="已责令烧烤店安装油烟净化设施、停止直排，复查达标")
     assert state(handler) == "已办结"

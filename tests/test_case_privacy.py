@@ -13,7 +13,7 @@ from grassroots.accounts.models import AuditEvent
 from grassroots.accounts.roles import Role
 from grassroots.cases import services
 from grassroots.cases.catalog import load_default_catalog
-from grassroots.cases.services import PHONE_REVEAL_KIND, Report
+from grassroots.cases.services import Report
 from grassroots.territory.models import Department
 from grassroots.territory.services import ensure_departments
 from tests.conftest import create_staff
@@ -53,7 +53,7 @@ def dispatched(city, **kw):
 
 
 def reveals() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(kind=PHONE_REVEAL_KIND).order_by("id"))
+    return list(AuditEvent.objects.filter(kind=AuditEvent.Kind.PERSONAL_DATA, subject="cases.case").order_by("id"))
 
 
 def reveal(client, case, reason="contact", note="", **headers):

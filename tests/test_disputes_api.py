@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from grassroots.accounts.models import AuditEvent
 from grassroots.disputes.documents import docx_text
 from grassroots.disputes.models import Dispute, Petition
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 LEAK = {
     "kind": "neighbour", "description": "楼上卫生间漏水，楼下天花板发霉", "source": "grid", "title": "楼上漏水",
-    "parties": [{"name": "陈楼上", "id_number": "110101198001011234", "phone": "13800001111"}, {"name": "刘楼下"}],
+    "parties": [{"name": "陈楼上", "id_number": "110101198001011232", "phone": "13800001111"}, {"name": "刘楼下"}],
 }
 
 
@@ -32,10 +33,16 @@ def test_dispute_story_over_the_api(client, tree, users):
     body = r.json()
     number = body["number"]
     assert body["stage"] == "registered" and body["handling_unit"]["name"] == "多福巷社区"
-    assert body["parties"][0]["id_number"] == "110101********1234" and body["parties"][0]["phone"] == "138****1111"
+    assert body["parties"][0]["id_number"] == "110101********1232" and body["parties"][0]["phone"] == "138****1111"
     client.logout()
     api(client, users["mediator"])
-    assert client.get(f"/api/disputes/{number}").json()["parties"][0]["id_number"] == "110101198001011234"
+    party = client.get(f"/api/disputes/{number}").json()["parties"][0]
+    assert party["id_number"] == "110101********1232"  # masked for the mediator too, until revealed (audited)
+    full = post(client, f"/api/disputes/{number}/parties/{party['id']}/reveal", {"reason": "agreement"})
+    assert full.status_code == 200 and full.json() == {"id_number": "110101198001011232", "phone": "13800001111"}
+    read = AuditEvent.objects.get(kind=AuditEvent.Kind.PERSONAL_DATA, subject="disputes.party")
+    assert (read.user, read.subject_id, read.channel, read.fields) == (users["mediator"], party["id"], "api",
+                                                                        "id_number,phone")
     r = post(client, f"/api/disputes/{number}/accept", {"version": 1})
     assert r.status_code == 200 and r.json()["stage"] == "accepted"
     for i in (1, 2):
@@ -91,7 +98,7 @@ def test_refusals_are_chinese_with_the_right_status(client, tree, users):
 
 def test_petitions_over_the_api_with_repeat_and_extension(client, tree, users):
     api(client, users["dispatcher"])
-    letter = {"form": "letter", "petitioner_name": "老周", "petitioner_id_number": "110101196501011234",
+    letter = {"form": "letter", "petitioner_name": "老周", "petitioner_id_number": "11010119650101123X",
               "title": "工地夜间施工扰民", "content": "工地每晚施工到凌晨，噪声扰民", "region_code": tree["A"].code}
     first = post(client, "/api/petitions", letter)
     assert first.status_code == 201, first.content

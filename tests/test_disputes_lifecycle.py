@@ -27,7 +27,7 @@ from tests.conftest import create_staff
 pytestmark = pytest.mark.django_db
 
 NEIGHBOURS = [
-    {"name": "陈楼上", "id_number": "110101198001011234", "phone": "13800001111", "address": "多福巷3号楼502"},
+    {"name": "陈楼上", "id_number": "110101198001011232", "phone": "13800001111", "address": "多福巷3号楼502"},
     {"name": "刘楼下", "phone": "13900002222", "address": "多福巷3号楼402"},
 ]
 
@@ -104,7 +104,7 @@ def test_agreement_document_holds_article_29_contents(tree, staff):
     text = docx_text(data)
     assert "人民调解协议书" in text and d.number in text
     assert "陈楼上" in text and "刘楼下" in text  # the parties
-    assert "110101********1234" in text and "110101198001011234" not in text  # ID masked
+    assert "110101********1232" in text and "110101198001011232" not in text  # ID masked
     assert "138****1111" in text
     assert "防水层老化" in text  # facts
     assert "502室承担维修和赔偿责任" in text  # responsibilities
@@ -235,7 +235,10 @@ def test_bad_input_is_refused_in_chinese_and_writes_nothing(tree, staff):
         ({"kind": "weird"}, "纠纷类型"),
         ({"amount": "一万"}, "金额"),
         ({"risk": "major"}, "研判理由"),
-        ({"parties": [{"name": "甲", "id_number": "123"}, {"name": "乙"}]}, "身份证号"),
+        ({"parties": [{"name": "甲", "id_number": "123"}, {"name": "乙"}]}, "公民身份号码应为 18 位"),
+            ({"parties": [{"name": "甲", "id_number": "110101199607300171"}, {"name": "乙"}]}, "校验码不正确"),
+            ({"parties": [{"name": "某公司", "kind": "organisation", "id_number": "91110000600037341X"}, {"name": "乙"}]},
+             "统一社会信用代码校验位不正确"),
         ({"parties": [{"name": "甲", "phone": "12345"}, {"name": "乙"}]}, "联系电话"),
     ]
     for change, message in cases:

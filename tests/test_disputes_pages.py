@@ -26,7 +26,7 @@ def login(client, user):
 def register_leak(client, tree, **extra):
     data = {"kind": "neighbour", "source": "grid", "region_code": tree["A1"].code, "title": "楼上漏水邻里纠纷",
             "description": "楼上卫生间漏水，楼下天花板发霉", "party1_name": "陈楼上", "party1_kind": "person",
-            "party1_id": "110101198001011234", "party1_phone": "13800001111", "party2_name": "刘楼下",
+            "party1_id": "110101198001011232", "party1_phone": "13800001111", "party2_name": "刘楼下",
             "party2_kind": "person", "people_involved": "2", "risk": "normal"} | extra
     return client.post("/disputes/new/", data)
 
@@ -39,12 +39,24 @@ def test_grid_worker_registers_and_the_mediator_sees_it(client, tree, users):
     assert response.url == f"/disputes/{d.number}/"
     page = client.get(response.url).content.decode()
     assert "楼上漏水邻里纠纷" in page and "多福巷社区" in page
-    assert "110101********1234" in page and "138****1111" in page  # a grid worker sees masked data
+    assert "110101********1232" in page and "138****1111" in page  # a grid worker sees masked data
     assert "《民法典》" in page and "《人民调解法》第三十三条" in page  # law references
     client.logout()
     login(client, users["mediator"])
     page = client.get(f"/disputes/{d.number}/").content.decode()
-    assert 'id="act-accept"' in page and "110101198001011234" in page
+    assert 'id="act-accept"' in page and "110101198001011232" not in page and "显示完整信息" in page
+    party = d.parties.get(name="陈楼上")
+    shown = client.post(f"/disputes/{d.number}/parties/{party.pk}/reveal/", {"reason": "contact"},
+                        HTTP_HX_REQUEST="true").content.decode()
+    assert "110101198001011232" in shown and 'href="tel:13800001111"' in shown and "已记入审计日志" in shown
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.PERSONAL_DATA, subject="disputes.party",
+                                     subject_id=party.pk, user=users["mediator"]).count() == 1
+    client.logout()
+    login(client, users["grid_worker"])  # registered it, does not mediate it: refused and audited
+    assert client.post(f"/disputes/{d.number}/parties/{party.pk}/reveal/", {"reason": "contact"}).status_code == 403
+    assert AuditEvent.objects.filter(kind=AuditEvent.Kind.DENIED, user=users["grid_worker"]).exists()
+    client.logout()
+    login(client, users["mediator"])
     home = client.get("/home/").content.decode()
     assert 'data-worklist="dispute-to_accept"' in home
 
@@ -174,13 +186,19 @@ def test_screening_page_closes_a_round_and_rolls_up_overdue(client, tree, users)
 
 def test_petition_pages(client, tree, users):
     login(client, users["dispatcher"])
-    data = {"form": "letter", "petitioner_name": "老周", "petitioner_id_number": "110101196501011234",
+    data = {"form": "letter", "petitioner_name": "老周", "petitioner_id_number": "11010119650101123X",
             "title": "工地夜间施工扰民", "content": "工地每晚施工到凌晨，噪声扰民", "region_code": tree["A"].code}
     first = client.post("/disputes/petitions/new/", data)
     assert first.status_code == 302
     second = client.post("/disputes/petitions/new/", data | {"content": "工地夜间施工噪声仍未解决，再次来信"})
     page = client.get(second.url).content.decode()
-    assert 'id="repeat-of"' in page and "110101196501011234" in page
+    assert 'id="repeat-of"' in page and "11010119650101123X" not in page and "110101********123X" in page
+    number = second.url.rstrip("/").split("/")[-1]
+    shown = client.post(f"/disputes/petitions/{number}/reveal/", {"reason": "other", "note": "约访信访人"},
+                        HTTP_HX_REQUEST="true").content.decode()
+    assert "11010119650101123X" in shown
+    assert AuditEvent.objects.get(kind=AuditEvent.Kind.PERSONAL_DATA, subject="disputes.petition").reason == \
+        "其他：约访信访人"
     number = second.url.rstrip("/").split("/")[-1]
     response = client.post(f"/disputes/petitions/{number}/act/", {"action": "extend", "version": 1, "days": "10",
                                                                   "reason": "x"})

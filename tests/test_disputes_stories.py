@@ -65,9 +65,9 @@ def test_land_dispute_fails_in_the_village_goes_to_the_street_and_on_to_arbitrat
 
 def test_a_repeat_petitioners_second_letter_is_linked(tree, users):
     office = users["dispatcher"]
-    first = petitions.register(office, form="letter", petitioner_name="老周", petitioner_id_number="110101196501011234",
+    first = petitions.register(office, form="letter", petitioner_name="老周", petitioner_id_number="11010119650101123X",
                                title="工地夜间施工扰民", content="工地每晚施工到凌晨，噪声扰民", region=tree["A"])
     second = petitions.register(office, form="letter", petitioner_name="老周",
-                                petitioner_id_number="110101196501011234", title="再次反映工地施工",
+                                petitioner_id_number="11010119650101123X", title="再次反映工地施工",
                                 content="工地夜间施工噪声依旧，要求停工", region=tree["A"])
     assert second.repeat_of == first

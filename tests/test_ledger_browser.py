@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from grassroots.accounts.models import AuditEvent
 from grassroots.cases.models import Case
 from grassroots.ledger import services
 from grassroots.ledger.identity import make_id
-from grassroots.ledger.models import FullView, Household, Person
+from grassroots.ledger.models import Household, Person
 from tests.ledger_helpers import workbook
 from tests.test_browser_map import sign_in
 
@@ -141,7 +142,7 @@ def test_find_a_person_by_the_id_tail_and_see_the_full_record_with_a_reason(page
     page.click("#full-record button[type=submit]")
     page.wait_for_selector("#full-values")
     assert page.locator("[data-full=id]").inner_text() == number
-    assert FullView.objects.get().reason == "为老人办理高龄津贴核对身份"
+    assert AuditEvent.objects.get(kind=AuditEvent.Kind.PERSONAL_DATA).reason == "为老人办理高龄津贴核对身份"
 
 
 def test_grid_worker_sees_the_overdue_visit_and_records_one_that_opens_a_case(page, live_server, tree, users):

@@ -1,5 +1,7 @@
-"""个人信息保护法: masking per role on pages, exports and the API; the audited full view; the
-access log for admins; what a resident sees about themself; scope isolation (404 + audit)."""
+"""个人信息保护法: masked for every role on pages, exports and the API, with the age and never the
+birth date beside a masked ID number; the audited full view (community staff: ID number and phone;
+grid workers: the phone, to call); the access log for admins; what a resident sees about themself;
+scope isolation (404 + audit)."""
 
 import io
 
@@ -7,7 +9,6 @@ import pytest
 from openpyxl import load_workbook
 
 from grassroots.accounts.models import AuditEvent
-from grassroots.ledger.models import FullView
 from tests.conftest import PASSWORD, create_staff
 from tests.ledger_helpers import ELDER_ID, SON_ID, WIFE_ID, household_in, person
 
@@ -30,38 +31,50 @@ def login(client, user):
 
 
 MASKED_ID = ELDER_ID[:6] + "********" + ELDER_ID[-4:]
+BIRTH = ELDER_ID[6:10] + "-" + ELDER_ID[10:12] + "-" + ELDER_ID[12:14]
 
 
-@pytest.mark.parametrize(
-    ("role", "sees_phone"),
-    [("grid_worker", True), ("community_staff", False), ("dispatcher", False), ("leader", False),
-     ("mediator", False)],
-)
-def test_the_person_page_masks_per_role(client, users, people, role, sees_phone):
+def reads():
+    return AuditEvent.objects.filter(kind=AuditEvent.Kind.PERSONAL_DATA, subject="ledger.person")
+
+
+@pytest.mark.parametrize("role", ["grid_worker", "community_staff", "dispatcher", "leader", "mediator"])
+def test_the_person_page_masks_for_every_role_and_shows_the_age_not_the_birth_date(client, users, people, role):
     html = login(client, users[role]).get(f"/ledger/person/{people['elder'].pk}/").content.decode()
     assert MASKED_ID in html and ELDER_ID not in html
-    assert (PHONE in html) is sees_phone
-    assert ("139****5678" in html) is not sees_phone
+    assert PHONE not in html and "139****5678" in html
+    # the mask keeps the county and the last four: with the birth date beside it, it would be the number
+    assert BIRTH not in html and ELDER_ID[6:14] not in html and f"{people['elder'].age} 岁" in html
 
 
 def test_the_full_view_needs_a_reason_and_is_audited(client, users, people):
     login(client, users["community_staff"])
     url = f"/ledger/person/{people['elder'].pk}/full/"
     short = client.post(url, {"reason": "看看"[:1]})
-    assert short.status_code == 400 and "事由" in short.content.decode() and not FullView.objects.exists()
-    ok = client.post(url, {"reason": "办理高龄津贴需核对身份证号"})
+    assert short.status_code == 400 and "事由" in short.content.decode() and not reads().exists()
+    ok = client.post(url, {"reason": "办理高龄津贴需核对身份证号"}, REMOTE_ADDR="10.0.0.7")
     html = ok.content.decode()
-    assert ok.status_code == 200 and ELDER_ID in html and PHONE in html
-    view = FullView.objects.get()
-    assert (view.user, view.person, view.reason) == (users["community_staff"], people["elder"], "办理高龄津贴需核对身份证号")
-    assert AuditEvent.objects.filter(kind="ledger_full", user=users["community_staff"]).exists()
+    assert ok.status_code == 200 and ELDER_ID in html and PHONE in html and BIRTH in html
+    view = reads().get()
+    assert (view.user, view.subject_id, view.reason) == (users["community_staff"], people["elder"].pk,
+                                                         "办理高龄津贴需核对身份证号")
+    assert (view.fields, view.channel, view.ip, view.region_path) == ("id_number,phone", "page", "10.0.0.7",
+                                                                        people["elder"].region_path)
 
 
-@pytest.mark.parametrize("role", ["grid_worker", "dispatcher", "leader", "admin"])
+def test_a_grid_worker_reads_only_the_phone_to_call_and_it_is_audited(client, users, people):
+    login(client, users["grid_worker"])
+    html = client.post(f"/ledger/person/{people['elder'].pk}/full/", {"reason": "走访前电话联系"}).content.decode()
+    assert f'href="tel:{PHONE}"' in html and ELDER_ID not in html and BIRTH not in html
+    assert reads().get().fields == "phone"
+
+
+@pytest.mark.parametrize("role", ["dispatcher", "leader", "admin"])
 def test_roles_without_the_full_view_are_refused(client, users, people, role):
     response = login(client, users[role]).post(f"/ledger/person/{people['elder'].pk}/full/", {"reason": "想看看完整号码"})
     assert response.status_code in (403, 404)
-    assert ELDER_ID not in response.content.decode() and not FullView.objects.exists()
+    assert ELDER_ID not in response.content.decode() and PHONE not in response.content.decode()
+    assert not reads().exists()
 
 
 def test_admins_read_the_access_log_and_others_cannot(client, users, people):
@@ -111,9 +124,10 @@ def test_the_export_is_masked_per_role(client, users, people):
         return [list(r) for r in book.active.iter_rows(values_only=True)]
 
     rows = exported(users["community_staff"])
-    assert rows[0][3:5] == ["公民身份号码", "联系电话"]
-    assert rows[1][3:5] == [MASKED_ID, "139****5678"]
-    assert exported(users["grid_worker"])[1][3:5] == [MASKED_ID, PHONE]
+    assert rows[0][2:5] == ["年龄", "公民身份号码", "联系电话"]
+    assert rows[1][2:5] == [people["elder"].age, MASKED_ID, "139****5678"]
+    assert exported(users["grid_worker"])[1][2:5] == [people["elder"].age, MASKED_ID, "139****5678"]
+    assert not reads().exists()
     client.logout()
     assert login(client, users["leader"]).get("/ledger/persons/", {"format": "xlsx"}).status_code == 403
 
@@ -126,14 +140,22 @@ def test_the_api_masks_and_audits_like_the_pages(client, users, people):
     assert bad.status_code == 422 and "reason" in bad.json()["detail"]
     full = client.post(f"/api/ledger/persons/{people['elder'].pk}/full", {"reason": "核对身份信息"},
                        content_type="application/json")
-    assert full.status_code == 200 and full.json() == {"id_number": ELDER_ID, "phone": PHONE}
-    assert FullView.objects.count() == 1
+    assert full.status_code == 200 and full.json() == {"id_number": ELDER_ID, "birth_date": BIRTH, "phone": PHONE}
+    assert "birth_date" not in detail and detail["age"] == people["elder"].age
+    assert list(reads().values_list("channel", flat=True)) == ["api"]
     assert client.get(f"/api/ledger/persons/{people['other'].pk}").status_code == 404
     client.logout()
     login(client, users["grid_worker"])
-    assert client.get(f"/api/ledger/persons/{people['elder'].pk}").json()["phone"] == PHONE
+    assert client.get(f"/api/ledger/persons/{people['elder'].pk}").json()["phone"] == "139****5678"
+    phone_only = client.post(f"/api/ledger/persons/{people['elder'].pk}/full", {"reason": "走访电话联系"},
+                             content_type="application/json")
+    assert phone_only.status_code == 200 and phone_only.json() == {"id_number": None, "birth_date": None,
+                                                                  "phone": PHONE}
+    client.logout()
+    login(client, users["leader"])
     assert client.post(f"/api/ledger/persons/{people['elder'].pk}/full", {"reason": "核对身份信息"},
                        content_type="application/json").status_code == 403
+    assert reads().count() == 2
 
 
 def test_wife_is_found_by_household_page_with_masked_members(client, users, people, tree):

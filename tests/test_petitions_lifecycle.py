@@ -24,7 +24,7 @@ def office(users):
     return users["dispatcher"]  # 东华门街道综治中心 (信访办)
 
 
-def letter(actor, tree, *, name="老周", id_number="110101196501011234", title="小区旁工地夜间施工扰民",
+def letter(actor, tree, *, name="老周", id_number="11010119650101123X", title="小区旁工地夜间施工扰民",
            content="工地每晚施工到凌晨，噪声扰民，多次反映未解决", **kw):
     return petitions.register(actor, form="letter", petitioner_name=name, petitioner_id_number=id_number,
                               title=title, content=content, region=tree["A"], **kw)
@@ -98,7 +98,7 @@ def test_a_repeat_petitioners_second_letter_is_linked_to_the_first(tree, users, 
     # The same person on another matter, and another person on the same matter: not repeats.
     other = letter(office, tree, title="低保申请被拒", content="申请低保被社区拒绝，认为不公平")
     assert other.repeat_of is None
-    stranger = letter(office, tree, name="小王", id_number="110101199001011238")
+    stranger = letter(office, tree, name="小王", id_number="110101199001011237")
     assert stranger.repeat_of is None
     third = letter(office, tree, form_note=None) if False else letter(office, tree)
     assert third.repeat_of == first
@@ -155,7 +155,7 @@ def test_case_leader_may_reply_but_not_accept(tree, users, office):
 def test_bad_input_and_conflicts(tree, office, users):
     with pytest.raises(DisputeError, match="集体访"):
         letter(office, tree, collective=True, people_count=2)
-    with pytest.raises(DisputeError, match="身份证号"):
+    with pytest.raises(DisputeError, match="公民身份号码"):
         letter(office, tree, id_number="12345")
     with pytest.raises(DisputeError, match="信访形式"):
         petitions.register(office, form="fax", petitioner_name="x", title="x", content="x", region=tree["A"])

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 from grassroots.accounts.roles import STAFF_ROLES, Role
+from grassroots.lib.privacy import DigestField, SealedField
+from grassroots.territory.models import PathField
 
 
 class User(AbstractUser):
@@ -11,7 +13,10 @@ class User(AbstractUser):
     and/or a department; residents have none and see only what is theirs."""
 
     full_name = models.CharField("姓名", max_length=50, blank=True)
-    phone = models.CharField("手机号", max_length=20, blank=True)
+    # Sealed like every phone (lib.privacy); the digest finds the account of a phone (sign-in by
+    # SMS code, a resident's own records) without the number in clear.
+    phone = SealedField("手机号", kind="phone")
+    phone_digest = DigestField(of="phone", part="phone", db_index=True)
     role = models.CharField("角色", max_length=20, choices=Role.choices, default=Role.RESIDENT)
     region = models.ForeignKey(
         "territory.Region", verbose_name="辖区范围", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
@@ -72,8 +77,9 @@ class AuditEvent(models.Model):
         TOKEN_CREATED = "token_created", "创建接口令牌"
         TOKEN_REVOKED = "token_revoked", "吊销接口令牌"
         API_AUTH_FAILED = "api_auth_failed", "接口令牌无效"
-        CASE_PHONE = "case_phone", "查看反映人完整电话"
-        LEDGER_FULL = "ledger_full", "查看完整个人信息"
+        CASE_PHONE = "case_phone", "查看反映人完整电话"  # before 2026-12: now PERSONAL_DATA
+        LEDGER_FULL = "ledger_full", "查看台账完整个人信息"  # before 2026-12: now PERSONAL_DATA
+        PERSONAL_DATA = "personal_data", "查看完整个人信息"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -82,11 +88,26 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     path = models.CharField(max_length=300, blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    # A read of personal data in full (lib.privacy.reveal): which record, which fields, why, from
+    # where, and the record's territory (so an admin sees the reads of their own scope and a
+    # resident the reads of their own records).
+    subject = models.CharField("记录类型", max_length=40, blank=True)  # "ledger.person", "cases.case"…
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    subject_label = models.CharField("记录", max_length=100, blank=True)
+    fields = models.CharField("字段", max_length=100, blank=True)  # "id_number,phone"
+    reason = models.CharField("事由", max_length=300, blank=True)
+    channel = models.CharField("途径", max_length=8, blank=True)  # page / api / export
+    region_path = PathField(max_length=255, blank=True)
 
     class Meta:
         verbose_name = "审计事件"
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["kind", "at"], name="audit_kind_at")]
+        indexes = [
+            models.Index(fields=["kind", "at"], name="audit_kind_at"),
+            models.Index(fields=["subject", "subject_id", "at"], name="audit_subject",
+                         condition=models.Q(subject_id__isnull=False)),
+            models.Index(fields=["kind", "region_path", "at"], name="audit_kind_scope"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_kind_display()} {self.username}"

@@ -188,3 +188,21 @@ def audit(kind: str, *, user: User | None = None, username: str = "", request=No
 
 def audit_denial(user: User, request, detail: str) -> None:
     audit(AuditEvent.Kind.DENIED, user=user, request=request, detail=detail)
+
+
+def audit_read(user: User, record, fields: list[str], reason: str, *, request=None, channel: str = "page",
+               label: str = "", region_path: str = "") -> AuditEvent:
+    """Write a full read of personal data (lib.privacy.reveal): who, which record and fields, why, how."""
+    meta = record._meta
+    names = "、".join(str(meta.get_field(f).verbose_name) for f in fields)
+    label = (label or str(record))[:100]
+    return AuditEvent.objects.create(
+        kind=AuditEvent.Kind.PERSONAL_DATA,
+        user=user if user is not None and user.is_authenticated else None,
+        username=user.username if user is not None and user.is_authenticated else "",
+        ip=client_ip(request),
+        path=(request.get_full_path()[:300] if request is not None else ""),
+        detail=f"查看{meta.verbose_name}“{label}”的{names}；事由：{reason}"[:500],
+        subject=meta.label_lower, subject_id=record.pk, subject_label=label, fields=",".join(fields)[:100],
+        reason=reason[:300], channel=channel, region_path=region_path,
+    )

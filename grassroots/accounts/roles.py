@@ -41,6 +41,7 @@ class Action(models.TextChoices):
     IMPORT_LEDGER = "ledger.import", "导入台账"
     EXPORT_LEDGER = "ledger.export", "导出台账"
     VIEW_FULL_PERSON = "ledger.full", "查看完整个人信息"
+    CALL_PERSON = "ledger.phone", "查看完整联系电话（走访联系）"
     RECORD_VISIT = "ledger.visit", "走访登记"
     ASSIGN_CARE = "ledger.care", "认定关爱/重点人群"
     # disputes and petitions (矛盾纠纷、信访)
@@ -62,7 +63,7 @@ _MEDIATES = {Action.VIEW_DISPUTES, Action.REGISTER_DISPUTE, Action.MEDIATE, Acti
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     Role.GRID_WORKER: frozenset(_ALL_STAFF | _HANDLES | _KEEPS_LEDGER | {Action.VIEW_DISPUTES, Action.REGISTER_DISPUTE,
-                                                                         Action.SCREEN_DISPUTES}),
+                                                                         Action.SCREEN_DISPUTES, Action.CALL_PERSON}),
     Role.COMMUNITY_STAFF: frozenset(
         _ALL_STAFF | _HANDLES | _KEEPS_LEDGER | _MEDIATES | {Action.ENTER_CASE, Action.VIEW_FULL_PERSON}
     ),

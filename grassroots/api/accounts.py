@@ -14,7 +14,6 @@ from grassroots.accounts.permissions import can, scope_root, sees_everything
 from grassroots.accounts.roles import Action, Role
 from grassroots.api.auth import session_auth
 from grassroots.api.schemas import ERRORS, MeOut, NewTokenOut, TokenIn, TokenOut
-from grassroots.lib.privacy import mask_phone
 
 router = Router(tags=["账户"])
 
@@ -28,7 +27,7 @@ def me(request: HttpRequest):
     return {
         "username": user.username,
         "full_name": user.full_name,
-        "phone": mask_phone(user.phone),
+        "phone": str(user.phone),  # lib.privacy: a sealed phone reads as its mask
         "role": {"code": user.role, "label": Role(user.role).label},
         "scope": (
             {"code": root.code, "name": root.name, "level": root.level, "level_label": root.level_label}

@@ -316,7 +316,7 @@ def reporter_phone(request: HttpRequest, number: str, payload: PhoneRevealIn):
     匿名或未留电话的事件返回 400。"""
     case = _case_or_404(request, number)
     try:
-        phone = services.reveal_phone_for(request.user, case, request, payload.reason, payload.note)
+        phone = services.reveal_phone_for(request.user, case, request, payload.reason, payload.note, channel="api")
     except services.CaseError as exc:
         if isinstance(exc, services.NotAllowed):  # reveal_phone_for has audited the denial
             return Status(exc.status, {"detail": exc.message, "field": exc.field})

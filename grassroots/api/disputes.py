@@ -9,6 +9,7 @@ message and the field concerned: 400 bad input, 403 not allowed, 409 stale `vers
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -19,9 +20,8 @@ from grassroots.accounts.permissions import audit_denial, can, require
 from grassroots.accounts.roles import Action
 from grassroots.api.schemas import ERRORS, ErrorOut, PageIn, ValidationErrorOut
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
-from grassroots.disputes.documents import agreement_docx, mask_id_number
+from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import Agreement, Dispute, Petition
-from grassroots.lib.privacy import mask_phone
 
 router = Router(tags=["矛盾纠纷与信访"])
 
@@ -98,7 +98,7 @@ class PartyOut(Schema):
     name: str
     kind: str
     side: int
-    id_number: str = Field(description="调解员看到完整号码，其他角色为脱敏号码")
+    id_number: str = Field(description="身份证号/统一社会信用代码，已脱敏；调解员经 POST …/parties/{id}/reveal 说明事由后查看完整信息")
     phone: str
     consented: bool | None
 
@@ -170,14 +170,12 @@ def _dispute_out(d: Dispute) -> dict:
 
 
 def _dispute_detail(user, d: Dispute) -> dict:
-    full = user.is_superuser or can(user, Action.MEDIATE)
     agreement = Agreement.objects.filter(dispute=d).first()
     return _dispute_out(d) | {
         "description": d.description, "risk_reasons": d.risk_reasons, "place": d.place, "result": d.result,
         "case_number": d.case.number if d.case_id else None,
         "parties": [{"id": p.pk, "name": p.name, "kind": p.kind, "side": p.side, "consented": p.consented,
-                     "id_number": p.id_number if full else mask_id_number(p.id_number),
-                     "phone": p.phone if full else mask_phone(p.phone)} for p in d.parties.all()],
+                     "id_number": p.id_number, "phone": p.phone} for p in d.parties.all()],  # masks (lib.privacy)
         "sessions": [{"held_at": s.held_at, "place": s.place, "mediators": s.mediators, "attendees": s.attendees,
                       "notes": s.notes} for s in d.sessions.all()],
         "agreement": None if agreement is None else {
@@ -230,6 +228,34 @@ def list_disputes(request: HttpRequest, page: Query[PageIn],
 @router.get("/disputes/{number}", response={200: DisputeDetailOut, **ERRORS}, summary="矛盾纠纷详情与时间线")
 def dispute_detail(request: HttpRequest, number: str):
     return _dispute_detail(request.user, _dispute_or_404(request, number))
+
+
+class RevealIn(Schema):
+    reason: Literal["contact", "agreement", "verify", "other"] = Field(
+        description="查看事由：contact 联系当事人、agreement 制作调解协议/申请司法确认、verify 核实身份、other 其他（须在 note 中说明）"
+    )
+    note: str = Field("", max_length=100, description="说明；reason 为 other 时必填")
+
+
+class PartyFullOut(Schema):
+    id_number: str | None = Field(None, description="完整身份证号/统一社会信用代码")
+    phone: str | None = Field(None, description="完整联系电话")
+
+
+@router.post("/disputes/{number}/parties/{party_id}/reveal", response={200: PartyFullOut, **D_ERRORS},
+             summary="查看当事人完整信息")
+def reveal_party(request: HttpRequest, number: str, party_id: int, payload: RevealIn):
+    """承办该纠纷的调解组织人员查看一名当事人的完整身份证号和电话。须说明事由；每次查看都记入审计日志
+    （查看人、对象、字段、时间、事由、途径）。其他角色返回 403；范围之外返回 404。"""
+    d = _dispute_or_404(request, number)
+    party = d.parties.filter(pk=party_id).first()
+    if party is None:
+        raise Http404("当事人不存在")
+    try:
+        return services.reveal_party(request.user, d, party, payload.reason, payload.note, request=request,
+                                     channel="api")
+    except services.DisputeError as exc:
+        return _refusal(request, exc)
 
 
 @router.get("/disputes/{number}/agreement.docx", response={200: None, **ERRORS}, summary="下载调解协议书（DOCX）")
@@ -506,12 +532,10 @@ class PetitionDetailOut(PetitionOut):
 
 
 def _petition_out(user, p: Petition) -> dict:
-    full = user.is_superuser or can(user, Action.HANDLE_PETITION)
     return {
         "number": p.number, "form": p.form, "title": p.title, "state": p.state, "state_label": p.get_state_display(),
         "petitioner_name": p.petitioner_name,
-        "petitioner_id_number": p.petitioner_id_number if full else mask_id_number(p.petitioner_id_number),
-        "petitioner_phone": p.petitioner_phone if full else mask_phone(p.petitioner_phone),
+        "petitioner_id_number": p.petitioner_id_number, "petitioner_phone": p.petitioner_phone,  # masks
         "collective": p.collective, "people_count": p.people_count, "skip_level": p.skip_level,
         "region": _ref(p.region), "received_at": p.received_at, "accept_due_at": p.accept_due_at,
         "handle_due_at": p.handle_due_at, "extended_days": p.extended_days, "request_due_at": p.request_due_at,
@@ -565,6 +589,22 @@ def list_petitions(request: HttpRequest, page: Query[PageIn],
 @router.get("/petitions/{number}", response={200: PetitionDetailOut, **ERRORS}, summary="信访件详情与时间线")
 def petition_detail(request: HttpRequest, number: str):
     return _petition_detail(request.user, _petition_or_404(request, number))
+
+
+class PetitionerFullOut(Schema):
+    petitioner_id_number: str | None = Field(None, description="完整身份证号")
+    petitioner_phone: str | None = Field(None, description="完整联系电话")
+
+
+@router.post("/petitions/{number}/reveal", response={200: PetitionerFullOut, **D_ERRORS}, summary="查看信访人完整信息")
+def reveal_petitioner(request: HttpRequest, number: str, payload: RevealIn):
+    """办理该信访件的信访部门和包案领导查看信访人的完整身份证号和电话。须说明事由；每次查看都记入审计日志。"""
+    p = _petition_or_404(request, number)
+    try:
+        return petitions.reveal_petitioner(request.user, p, payload.reason, payload.note, request=request,
+                                           channel="api")
+    except services.DisputeError as exc:
+        return _refusal(request, exc)
 
 
 class ExtendIn(VersionIn):

@@ -2,8 +2,8 @@
 overdue visits, the audited full view, visits and care groups, the access log, a resident's own record.
 
 Thin: ledger.queries reads and scopes, ledger.services writes. Scoped and masked exactly like
-the pages: out of scope is 404 (audited); ID numbers and phones are masked unless the caller's
-role needs them (grid workers see phones) or the full view is asked for with a reason.
+the pages: out of scope is 404 (audited); ID numbers and phones are always masked, with the age
+(never the birth date) beside them; the full values come from POST …/full with a reason, audited.
 Refusals of the services: 400 (with `field`), 403.
 """
 
@@ -35,9 +35,9 @@ class PersonOut(Schema):
     id: int
     name: str = Field(description="姓名")
     sex: str = Field(description="性别：M 男，F 女")
-    birth_date: date
+    age: int = Field(description="年龄（周岁）。出生日期只随完整身份证号返回：与脱敏号码并列会还原出完整号码")
     id_number: str = Field(description="公民身份号码（脱敏，如 110101********1234）")
-    phone: str = Field(description="联系电话（网格员可见完整号码，其他角色脱敏）")
+    phone: str = Field(description="联系电话（脱敏，如 138****1234；完整号码经 POST …/full 说明事由后查看）")
     ethnicity: str
     status: str = Field(description="居住类型：registered 户籍 / resident 常住 / floating 流动 / separated 人户分离")
     status_label: str
@@ -101,8 +101,9 @@ class FullIn(Schema):
 
 
 class FullOut(Schema):
-    id_number: str
-    phone: str
+    id_number: str | None = Field(None, description="完整公民身份号码（仅社区工作人员等有权角色）")
+    birth_date: date | None = Field(None, description="出生日期（随完整身份证号返回）")
+    phone: str = Field(description="完整联系电话")
 
 
 class VisitIn(Schema):
@@ -218,7 +219,9 @@ class AccessOut(Schema):
     username: str
     person_id: int
     person_name: str
+    fields: list[str] = Field(description="查看的字段：id_number、phone")
     reason: str
+    channel: str = Field(description="途径：page 页面 / api 接口 / export 导出")
     ip: str | None
 
 
@@ -233,8 +236,8 @@ def _refusal(request, exc: services.LedgerError) -> Status:
 
 def _person(user, p: Person) -> dict:
     return {
-        "id": p.pk, "name": p.name, "sex": p.sex, "birth_date": p.birth_date, "id_number": p.id_masked,
-        "phone": queries.phone_for(user, p), "ethnicity": p.ethnicity, "status": p.status,
+        "id": p.pk, "name": p.name, "sex": p.sex, "age": p.age, "id_number": p.id_number,
+        "phone": p.phone, "ethnicity": p.ethnicity, "status": p.status,
         "status_label": p.get_status_display(), "household": p.household.number if p.household_id else None,
         "relation": p.relation, "address": p.house.address.text if p.house_id else None,
         "grid_code": p.grid.code, "grid_name": p.grid.name, "moved_out_at": p.moved_out_at,
@@ -304,12 +307,13 @@ def person_detail(request: HttpRequest, pk: int):
 
 @router.post("/ledger/persons/{pk}/full", response={200: FullOut, **LEDGER_ERRORS}, summary="查看完整个人信息")
 def person_full(request: HttpRequest, pk: int, payload: FullIn):
-    """返回完整的公民身份号码和电话。须说明事由；每次查看都记录（查看人、对象、时间、事由），管理员可查阅，
-    本人也可在“我的信息”中看到。无此权限的角色返回 403。"""
-    require(request.user, Action.VIEW_FULL_PERSON, request)
+    """返回完整的公民身份号码（及出生日期）和电话；网格员只返回完整电话（走访联系）。须说明事由；每次查看都
+    记录（查看人、对象、字段、时间、事由、途径），管理员可查阅，本人也可在“我的信息”中看到。无此权限的角色返回 403。"""
+    if not services.full_fields(request.user):
+        require(request.user, Action.VIEW_FULL_PERSON, request)  # refused and audited
     p = queries.get_person(request.user, pk, request)
     try:
-        return services.full_record(request.user, p, payload.reason, request=request)
+        return services.full_record(request.user, p, payload.reason, request=request, channel="api")
     except services.LedgerError as exc:
         return _refusal(request, exc)
 
@@ -406,20 +410,16 @@ def overdue(request: HttpRequest, page: Query[PageIn]):
 def access_log(request: HttpRequest, page: Query[PageIn]):
     """谁在何时、为何查看了谁的完整信息（仅管理员，限其辖区）。"""
     views = queries.full_views(request.user)[page.offset:page.offset + page.limit]
-    return [{"at": v.at, "username": v.username, "person_id": v.person_id, "person_name": v.person_name,
-             "reason": v.reason, "ip": v.ip} for v in views]
+    return [{"at": v.at, "username": v.username, "person_id": v.subject_id, "person_name": v.subject_label,
+             "fields": [f for f in v.fields.split(",") if f], "reason": v.reason, "channel": v.channel, "ip": v.ip}
+            for v in views]
 
 
 @router.get("/ledger/me", response={200: list[PersonOut], **ERRORS}, summary="平台保存的我的信息")
 def me(request: HttpRequest):
     """居民本人在台账中的记录（按账户手机号的密钥哈希匹配），脱敏显示。"""
     persons = services.persons_of_resident(request.user).select_related("grid", "household", "house__address")
-    out = []
-    for p in persons:
-        row = _person(request.user, p)
-        row["phone"] = p.phone_masked
-        out.append(row)
-    return out
+    return [_person(request.user, p) for p in persons]
 
 
 class OrganisationFilter(Schema):

@@ -64,6 +64,7 @@ from grassroots.cases.models import (
 )
 from grassroots.generator import layout, names
 from grassroots.generator.city import CityContext, city_step
+from grassroots.lib import privacy
 from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
@@ -438,7 +439,7 @@ class _Simulation:
         reporter, name, phone, anonymous = None, "", "", False
         if channel == Channel.APP and w.residents:
             reporter = w.residents[int(r() * len(w.residents))]
-            name, phone = reporter.display_name, reporter.phone
+            name, phone = reporter.display_name, privacy.plain_of(reporter.phone)
         elif channel in (Channel.HOTLINE, Channel.POLICE110, Channel.LETTER):
             anonymous = r() < (0.3 if channel == Channel.LETTER else 0.08)
             if not anonymous:
@@ -693,7 +694,7 @@ class _Life:
             self.pk, row["number"], row["tracking_code"], row["channel"], row["title"], row["description"], st.state,
             row["matter_id"], row["matter_code"], row["matter_name"], row["tier"], row["priority"],
             row["response_hours"], row["resolve_workdays"], row["reporter_id"], row["reporter_name"],
-            row["reporter_phone"], row["anonymous"], row["created_by_id"], row["lon"], row["lat"], row["address"],
+            *_sealed_phone(row["reporter_phone"]), row["anonymous"], row["created_by_id"], row["lon"], row["lat"], row["address"],
             row["grid_id"], row["region_id"], row["region_path"], _id(st.lead_region), _id(st.lead_department),
             s(self.created), s(st.acc), s(st.dispatched), s(st.resp), s(st.resolved), s(st.closed), s(st.rdue),
             s(st.sdue), s(st.edue), *map(s, st.thresholds()), st.result, st.reopen_count, st.merged_into,
@@ -718,6 +719,11 @@ def _cumulative(weights) -> list[float]:
     return out
 
 
+def _sealed_phone(phone: str) -> tuple[str, str]:
+    """The reporter's phone as the case row stores it (lib.privacy): the token and its digest."""
+    return (privacy.seal(phone), privacy.digest("phone", phone)) if phone else ("", "")
+
+
 def _id(obj) -> int | None:
     return obj.id if obj is not None else None
 
@@ -732,7 +738,7 @@ def _iso(t: float | None) -> str | None:
 CASE_FIELDS = (
     "id", "number", "tracking_code", "channel", "title", "description", "state", "matter", "matter_code",
     "matter_name", "tier", "priority", "response_hours", "resolve_workdays", "reporter", "reporter_name",
-    "reporter_phone", "anonymous", "created_by", "lon", "lat", "address", "grid", "region", "region_path",
+    "reporter_phone", "reporter_phone_digest", "anonymous", "created_by", "lon", "lat", "address", "grid", "region", "region_path",
     "lead_region", "lead_department", "created_at", "accepted_at", "dispatched_at", "responded_at", "resolved_at",
     "closed_at", "respond_due_at", "resolve_due_at", "evaluate_due_at", "yellow_at", "red_at", "result", "reopen_count",
     "merged_into", "version", "updated_at",

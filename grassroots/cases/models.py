@@ -15,6 +15,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 
+from grassroots.lib.privacy import DigestField, SealedField
 from grassroots.territory.models import Department, PathField, Region
 
 
@@ -144,7 +145,8 @@ class Case(models.Model):
         db_index=False,  # case_reporter leads with it
     )
     reporter_name = models.CharField("反映人", max_length=50, blank=True)
-    reporter_phone = models.CharField("联系电话", max_length=20, blank=True)
+    reporter_phone = SealedField("联系电话", kind="phone")  # lib.privacy: sealed, read back as its mask
+    reporter_phone_digest = DigestField(of="reporter_phone", part="phone")  # the caller's history, repeat callers
     anonymous = models.BooleanField("匿名", default=False)
     # Indexes cost every write, and on PostgreSQL every sweep UPDATE writes an entry in all of
     # a case's indexes: the foreign keys nothing lists cases by have none of their own.
@@ -233,6 +235,9 @@ class Case(models.Model):
             # index alone (the territory and the reporter for the scope, the response for in time).
             models.Index(fields=["respond_due_at", "region_path", "lead_department", "lead_region", "responded_at",
                                  "reporter"], name="case_respond_due", condition=models.Q(respond_due_at__isnull=False)),
+            # A caller's earlier cases (来电历史) and repeat callers, found by the phone's keyed digest.
+            models.Index(fields=["reporter_phone_digest", "created_at"], name="case_caller",
+                         condition=~models.Q(reporter_phone_digest="")),
         ]
 
     def __str__(self) -> str:

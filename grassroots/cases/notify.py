@@ -15,6 +15,7 @@ from django.conf import settings
 from grassroots.accounts.models import User
 from grassroots.accounts.roles import Role
 from grassroots.cases.models import Case, Notification
+from grassroots.lib import privacy
 
 log = logging.getLogger("grassroots.notifications")
 
@@ -61,7 +62,8 @@ class SmsBackend(Backend):
             raise RuntimeError("未配置短信网关 NOTIFICATION_SMS_URL")
         if not note.recipient.phone:
             raise RuntimeError("收件人没有手机号")
-        body = json.dumps({"phone": note.recipient.phone, "text": note.text}, ensure_ascii=False).encode()
+        body = json.dumps({"phone": privacy.plain_of(note.recipient.phone), "text": note.text},
+                          ensure_ascii=False).encode()
         request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             if response.status >= 300:

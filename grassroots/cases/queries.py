@@ -20,7 +20,7 @@ from grassroots.cases.models import (
     State,
     Supervision,
 )
-from grassroots.lib.privacy import mask_phone
+from grassroots.lib import privacy
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Department, NotIndexed, Region
 from grassroots.territory.queries import path_prefix_q
@@ -353,5 +353,5 @@ def corrections() -> list[tuple[str, str]]:
 def shown_phone(user, case: Case) -> str:
     """The phone as a list or a page shows it: the reporter's own in full, masked for everyone else."""
     if case.reporter_id and case.reporter_id == user.pk:
-        return case.reporter_phone
-    return mask_phone(case.reporter_phone)
+        return privacy.plain_of(case.reporter_phone)
+    return str(case.reporter_phone)

@@ -18,8 +18,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from grassroots.accounts.models import AuditEvent, User
-from grassroots.accounts.permissions import audit, audit_denial
+from grassroots.accounts.models import User
+from grassroots.accounts.permissions import audit_denial
 from grassroots.accounts.roles import Action, Role
 from grassroots.cases import catalog, deadlines, policy
 from grassroots.cases.models import (
@@ -39,6 +39,7 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import notify, unit_members
 from grassroots.cases.routing import Route, suggest_route
+from grassroots.lib import privacy
 from grassroots.territory import directory, geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -280,7 +281,7 @@ def intake(actor: User, report: Report, *, now: datetime | None = None) -> Intak
         reporter_name="" if report.anonymous else report.reporter_name.strip() or (
             actor.display_name if actor.role == Role.RESIDENT else ""),
         reporter_phone="" if report.anonymous else report.reporter_phone.strip() or (
-            actor.phone if actor.role == Role.RESIDENT else ""),
+            privacy.plain_of(actor.phone) if actor.role == Role.RESIDENT else ""),
         anonymous=report.anonymous,
         created_by=actor,
         lon=report.lon,
@@ -652,9 +653,8 @@ def dispatchers_for(case: Case, *, level_up: int = 0) -> list[User]:
 # Everyone sees the phone masked (138****5678) on pages, in the API and in exports; the
 # reporter sees their own. Whoever has to call the reporter may reveal the whole number on
 # one case at a time, giving a reason, and each reveal is written to the audit log (who,
-# which case, when, why) — never the number itself.
+# which case, when, why, from where) through lib.privacy.reveal — never the number itself.
 
-PHONE_REVEAL_KIND = AuditEvent.Kind.CASE_PHONE
 REVEAL_REASONS = {
     "contact": "联系反映人（响应、核实情况）",
     "callback": "回访评价",
@@ -662,7 +662,7 @@ REVEAL_REASONS = {
 }
 
 
-def reveal_phone_for(user, case: Case, request, reason: str, note: str = "") -> str:
+def reveal_phone_for(user, case: Case, request, reason: str, note: str = "", *, channel: str = "page") -> str:
     """Check that USER may see CASE's whole phone, write the audit event, return the number.
 
     Refusals are CaseError (400: no number, bad reason) or NotAllowed (403, audited as a denial)."""
@@ -677,5 +677,6 @@ def reveal_phone_for(user, case: Case, request, reason: str, note: str = "") -> 
     if reason == "other" and len(note) < 2:
         raise CaseError("选择“其他”时请简要说明事由", "note")
     why = REVEAL_REASONS[reason] + (f"：{note}" if note else "")
-    audit(PHONE_REVEAL_KIND, user=user, request=request, detail=f"查看事件 {case.number} 反映人完整电话；事由：{why}")
-    return case.reporter_phone
+    full = privacy.reveal(user, case, "reporter_phone", reason=why, request=request, channel=channel,
+                          label=f"事件 {case.number}")
+    return full["reporter_phone"]

@@ -58,8 +58,7 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import unread_count
 from grassroots.cases.services import CaseError, Conflict, NotAllowed, Report
-from grassroots.lib import ratelimit
-from grassroots.lib.privacy import mask_phone
+from grassroots.lib import privacy, ratelimit
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -235,7 +234,7 @@ def report(request):
     staff = user.role != Role.RESIDENT
     on_spot_allowed = user.role == Role.GRID_WORKER
     form = ReportForm(request.POST or None, request.FILES or None,
-                      initial={"reporter_phone": user.phone if not staff else ""})
+                      initial={"reporter_phone": privacy.plain_of(user.phone) if not staff else ""})
     status = 200
     if request.method == "POST":
         status = 400
@@ -280,7 +279,7 @@ def submitted(request, number: str):
     return render(request, "cases/submitted.html", {
         "title": "提交成功",
         "case": case,
-        "phone": mask_phone(case.reporter_phone),
+        "phone": str(case.reporter_phone),
         "suggestions": suggestions,
         "route": routing.suggest_route(case.matter, case.region),
         "track_url": request.build_absolute_uri(reverse("track")) + "?" + urlencode({"code": case.tracking_code}),
@@ -532,7 +531,7 @@ def _export_rows(user, qs):
             f"{local(c.respond_due_at):%Y-%m-%d %H:%M}" if c.respond_due_at else "",
             f"{local(c.resolve_due_at):%Y-%m-%d %H:%M}" if c.resolve_due_at else "",
             "匿名" if c.anonymous else c.reporter_name,
-            mask_phone(c.reporter_phone),  # always: a file leaves the platform; call-backs reveal one at a time
+            str(c.reporter_phone),  # the mask, always: a file leaves the platform; call-backs reveal one at a time
             c.address,
         )]
 

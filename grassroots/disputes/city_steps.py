@@ -21,6 +21,7 @@ from grassroots.disputes import petitions, screening, services
 from grassroots.disputes.models import Confirmation, ScreeningRound
 from grassroots.generator.city import CityContext, city_step
 from grassroots.generator.names import person_name, phone_number
+from grassroots.lib import privacy
 from grassroots.territory.levels import Level
 
 MAX_COMMUNITIES = 40
@@ -145,7 +146,7 @@ def disputes_and_petitions(ctx: CityContext) -> None:
                 if k == 0:
                     p = petitions.reply(p, office, p.version, text="已责令施工单位22时后停止施工，城管每晚巡查")
             if s == 0 and k == 0:  # a repeat petitioner writes again on the same matter
-                petitions.register(office, form="letter", petitioner_name=name, petitioner_phone=p.petitioner_phone,
+                petitions.register(office, form="letter", petitioner_name=name, petitioner_phone=privacy.plain_of(p.petitioner_phone),
                                    title=title, content="工地夜间施工噪声仍未解决，再次来信要求停工",
                                    region=p.region)
                 made["petitions"] += 1

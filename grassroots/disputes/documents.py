@@ -18,18 +18,9 @@ from docx.shared import Pt
 
 from grassroots.disputes.models import Agreement, Dispute
 from grassroots.disputes.services import TIER_LABELS
-from grassroots.lib.privacy import mask_phone
 
 SIDES = {1: "申请人", 2: "被申请人", 3: "第三人"}
 FONT = "SimSun"
-
-
-def mask_id_number(value: str) -> str:
-    """110101199001011234 → 110101********1234 (region and last four, never the birthday)."""
-    value = (value or "").strip()
-    if len(value) < 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
 def committee_name(dispute: Dispute) -> str:
@@ -68,13 +59,13 @@ def agreement_docx(dispute: Dispute) -> bytes:
     for party in dispute.parties.all():
         bits = [f"{SIDES.get(party.side, '当事人')}：{party.name}（{party.get_kind_display()}）"]
         if party.id_number:
-            bits.append(("身份证号：" if party.kind == "person" else "统一社会信用代码：") + mask_id_number(party.id_number))
+            bits.append(("身份证号：" if party.kind == "person" else "统一社会信用代码：") + str(party.id_number))
         if party.representative:
             bits.append(f"负责人：{party.representative}")
         if party.address:
             bits.append(f"住址：{party.address}")
         if party.phone:
-            bits.append(f"联系电话：{mask_phone(party.phone)}")
+            bits.append(f"联系电话：{party.phone}")  # sealed: the mask (lib.privacy)
         doc.add_paragraph("，".join(bits))
 
     _heading(doc, "二、纠纷的主要事实、争议事项")

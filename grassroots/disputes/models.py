@@ -18,6 +18,7 @@ migration may add an optional link; nothing here depends on the ledger.
 from django.conf import settings
 from django.db import models
 
+from grassroots.lib.privacy import DigestField, SealedField
 from grassroots.territory.models import PathField, Region
 
 
@@ -156,8 +157,11 @@ class Party(models.Model):
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="parties")
     kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField("姓名/名称", max_length=100)
-    id_number = models.CharField("身份证号/统一社会信用代码", max_length=30, blank=True)
-    phone = models.CharField("联系电话", max_length=20, blank=True)
+    # Sealed (lib.privacy), read back as masks; the digests find a person's other disputes.
+    id_number = SealedField("身份证号/统一社会信用代码", kind="id")
+    id_digest = DigestField(of="id_number", part="id")
+    phone = SealedField("联系电话", kind="phone")
+    phone_digest = DigestField(of="phone", part="phone")
     address = models.CharField("住址", max_length=200, blank=True)
     representative = models.CharField("法定代表人/负责人", max_length=50, blank=True)
     side = models.PositiveSmallIntegerField("方", default=1)  # 1 申请方 / 2 对方 / 3 第三方
@@ -346,9 +350,11 @@ class Petition(models.Model):
     people_count = models.PositiveIntegerField("人数", default=1)
     skip_level = models.BooleanField("越级", default=False)
     petitioner_name = models.CharField("信访人", max_length=50)
-    petitioner_id_number = models.CharField("身份证号", max_length=20, blank=True)
-    petitioner_phone = models.CharField("联系电话", max_length=20, blank=True)
-    petitioner_key = models.CharField(max_length=64, db_index=True)  # who, for repeat detection
+    # Sealed (lib.privacy), read back as masks; who petitions again is found by the digests.
+    petitioner_id_number = SealedField("身份证号", kind="id")
+    petitioner_id_digest = DigestField(of="petitioner_id_number", part="id")
+    petitioner_phone = SealedField("联系电话", kind="phone")
+    petitioner_phone_digest = DigestField(of="petitioner_phone", part="phone")
     title = models.CharField("信访事项", max_length=100)
     content = models.TextField("主要诉求")
     region = models.ForeignKey(Region, verbose_name="事项属地", on_delete=models.CASCADE, related_name="+")
@@ -388,7 +394,11 @@ class Petition(models.Model):
         indexes = [
             models.Index(fields=["next_due_at"], name="petition_next_due", condition=models.Q(next_due_at__isnull=False)),
             models.Index(fields=["region_path", "state"], name="petition_region_state"),
-            models.Index(fields=["petitioner_key", "received_at"], name="petition_who"),
+            # Repeat petitions (重复信访): the same ID number, else the same name and phone.
+            models.Index(fields=["petitioner_id_digest", "received_at"], name="petition_who_id",
+                         condition=~models.Q(petitioner_id_digest="")),
+            models.Index(fields=["petitioner_phone_digest", "petitioner_name", "received_at"], name="petition_who",
+                         condition=models.Q(petitioner_id_digest="")),
         ]
 
     def __str__(self) -> str:

@@ -10,13 +10,12 @@ on the official calendar instead. The worker warns PETITION_WARN_DAYS before a l
 marks it overdue when it passes, and closes a replied petition whose request window passed.
 """
 
-import re
 from datetime import datetime, timedelta
 
 import jieba.analyse
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from grassroots.accounts.models import User
@@ -26,7 +25,17 @@ from grassroots.cases.workdays import add_workdays
 from grassroots.disputes import policy
 from grassroots.disputes.models import Petition, PetitionEvent, PetitionForm, PetitionPlan, PetitionState
 from grassroots.disputes.notify import petition_link, tell
-from grassroots.disputes.services import ID_NUMBER, PHONE, Conflict, DisputeError, NotAllowed, _number, _text
+from grassroots.disputes.services import (
+    PHONE,
+    Conflict,
+    DisputeError,
+    NotAllowed,
+    _number,
+    _text,
+    id_number,
+    reveal_reason,
+)
+from grassroots.lib import privacy
 from grassroots.territory import directory
 from grassroots.territory.levels import Level
 
@@ -96,12 +105,13 @@ def next_due(petition: Petition) -> datetime | None:
 # --- registration -------------------------------------------------------------------------------
 
 
-def petitioner_key(name: str, id_number: str, phone: str) -> str:
-    """Who petitions: the ID number when given, else name and phone."""
-    if id_number:
-        return f"id:{id_number.upper()}"
-    digits = re.sub(r"\D", "", phone or "")
-    return f"np:{name.strip()}|{digits}"[:64]
+def same_petitioner(name: str, number: str, phone: str) -> Q:
+    """Who petitions: the ID number when given, else the name and the phone — matched on their keyed
+    digests under every live key (lib.privacy), never on the numbers."""
+    if number:
+        return Q(petitioner_id_digest__in=privacy.digests("id", number))
+    return Q(petitioner_id_digest="", petitioner_name=name.strip(),
+             petitioner_phone_digest__in=privacy.digests("phone", phone) if phone else [""])
 
 
 def matter_words(text: str) -> set[str]:
@@ -116,16 +126,29 @@ def same_matter(wa: set[str], wb: set[str]) -> bool:
     return shared >= SAME_MATTER_MIN_SHARED or shared / len(wa | wb) >= SAME_MATTER_MIN_JACCARD
 
 
-def find_repeat(key: str, text: str) -> Petition | None:
-    """The first petition by the same petitioner on the same matter, if any (indexed on petitioner_key).
+def find_repeat(who: Q, text: str) -> Petition | None:
+    """The first petition by the same petitioner (same_petitioner) on the same matter, if any.
     The new text's words are extracted once, not once per earlier petition."""
     words = matter_words(text)
     if not words:
         return None
-    for prev in Petition.objects.filter(petitioner_key=key).order_by("received_at", "pk")[:50]:
+    for prev in Petition.objects.filter(who).order_by("received_at", "pk")[:50]:
         if same_matter(matter_words(f"{prev.title} {prev.content}"), words):
             return prev.repeat_of or prev
     return None
+
+
+def reveal_petitioner(actor: User, petition: Petition, reason: str, note: str = "", *, request=None,
+                      channel: str = "page") -> dict:
+    """The petitioner's whole ID number and phone for the petition office and the case leader, audited."""
+    if not policy.may_reveal_petitioner(actor, petition):
+        raise NotAllowed("只有办理该信访件的信访部门和包案领导可以查看信访人的完整信息")
+    why = reveal_reason(reason, note)
+    fields = [f for f in ("petitioner_id_number", "petitioner_phone") if getattr(petition, f)]
+    if not fields:
+        raise DisputeError("该信访件没有登记信访人的身份证号或电话", "petition")
+    return privacy.reveal(actor, petition, fields, reason=why, request=request, channel=channel,
+                          label=f"{petition.number} {petition.petitioner_name}")
 
 
 def register(actor: User, *, form: str, petitioner_name: str, title: str, content: str, region,
@@ -139,9 +162,9 @@ def register(actor: User, *, form: str, petitioner_name: str, title: str, conten
     name = _text(petitioner_name, "信访人姓名", "petitioner_name", limit=50)
     title = _text(title, "信访事项", "title", limit=100)
     content = _text(content, "主要诉求", "content")
-    id_number = (petitioner_id_number or "").strip().upper()
-    if id_number and not ID_NUMBER.match(id_number):
-        raise DisputeError("身份证号应为 18 位", "petitioner_id_number")
+    number = (petitioner_id_number or "").strip().upper()
+    if number:
+        number = id_number(number, "petitioner_id_number")
     phone = (petitioner_phone or "").strip()
     if phone and not PHONE.match(phone):
         raise DisputeError("联系电话应为 11 位手机号或区号-座机号", "petitioner_phone")
@@ -163,11 +186,10 @@ def register(actor: User, *, form: str, petitioner_name: str, title: str, conten
     received_at = received_at or now
     if received_at > now + timedelta(minutes=5):
         raise DisputeError("收到时间不能晚于现在", "received_at")
-    key = petitioner_key(name, id_number, phone)
-    repeat_of = find_repeat(key, f"{title} {content}")
+    repeat_of = find_repeat(same_petitioner(name, number, phone), f"{title} {content}")
     petition = Petition(
         form=form, collective=collective, people_count=people, skip_level=skip_level, petitioner_name=name,
-        petitioner_id_number=id_number, petitioner_phone=phone, petitioner_key=key, title=title, content=content,
+        petitioner_id_number=number, petitioner_phone=phone, title=title, content=content,
         region=region, region_path=region.path, office=actor.region or region, received_at=received_at,
         accept_due_at=add_days(received_at, limit("accept")), repeat_of=repeat_of, created_by=actor,
     )

@@ -107,6 +107,18 @@ def petition_refusal(user: User, petition: Petition, action: str) -> str | None:
     return None
 
 
+def may_reveal_party(user: User, dispute: Dispute) -> bool:
+    """Who may read a party's whole ID number and phone (to call them, to draw up the agreement):
+    the mediators of the dispute's committee. Everyone else sees them masked."""
+    return "mediator" in relations(user, dispute)
+
+
+def may_reveal_petitioner(user: User, petition: Petition) -> bool:
+    """Who may read a petitioner's whole ID number and phone: the petition office holding it, and
+    its case leader (包案领导), who receives and calls the petitioner."""
+    return bool(petition_relations(user, petition) & {"office", "leader"})
+
+
 def allowed_actions(user: User, dispute: Dispute) -> list[str]:
     return [name for name in RULES if refusal(user, dispute, name) is None]
 

@@ -40,6 +40,7 @@ from grassroots.disputes.models import (
     Stage,
 )
 from grassroots.disputes.notify import dispute_link, mediators_of, tell
+from grassroots.lib import privacy
 from grassroots.territory import directory
 from grassroots.territory.directory import ancestor_at
 from grassroots.territory.levels import LABELS, Level
@@ -67,8 +68,13 @@ class Conflict(DisputeError):
 
 CONFLICT = "该纠纷刚被他人处理，您的操作没有生效，请刷新后查看最新状态"
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
-CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+# Why a mediator reads a party's whole ID number and phone (lib.privacy.reveal audits each read).
+REVEAL_REASONS = {
+    "contact": "联系当事人",
+    "agreement": "制作调解协议、申请司法确认",
+    "verify": "核实当事人身份",
+    "other": "其他",
+}
 MAX_TEXT = 2000
 TIERS = [Level.COMMUNITY, Level.STREET, Level.DISTRICT]
 TIER_LABELS = {Level.COMMUNITY: "社区（村）人民调解委员会", Level.STREET: "街道矛调中心", Level.DISTRICT: "区矛调中心"}
@@ -203,10 +209,10 @@ def _parties(raw) -> list[PartyIn]:
             raise DisputeError(f"第 {i} 个当事人的类型不正确", "parties")
         p.id_number = (p.id_number or "").strip().upper()
         if p.id_number:
-            pattern = ID_NUMBER if p.kind == Party.Kind.PERSON else CREDIT_CODE
-            if not pattern.match(p.id_number):
-                what = "身份证号应为 18 位" if p.kind == Party.Kind.PERSON else "统一社会信用代码应为 18 位"
-                raise DisputeError(f"当事人“{p.name}”的{what}", "parties")
+            try:
+                p.id_number = (id_number(p.id_number) if p.kind == Party.Kind.PERSON else credit_code(p.id_number))
+            except DisputeError as exc:
+                raise DisputeError(f"当事人“{p.name}”的{exc.message}", "parties") from None
         p.phone = (p.phone or "").strip()
         if p.phone and not PHONE.match(p.phone):
             raise DisputeError(f"当事人“{p.name}”的联系电话应为 11 位手机号或区号-座机号", "parties")
@@ -218,6 +224,54 @@ def _parties(raw) -> list[PartyIn]:
         for i, p in enumerate(parties):
             p.side = 1 if i == 0 else 2
     return parties
+
+
+def id_number(raw: str, field: str = "parties") -> str:
+    """A person's 18-digit ID number, with its check digit and birth date checked (ledger.identity)."""
+    from grassroots.ledger.identity import InvalidIdentity, parse_id
+
+    try:
+        return parse_id(raw).number
+    except InvalidIdentity as exc:
+        raise DisputeError(str(exc), field) from None
+
+
+def credit_code(raw: str, field: str = "parties") -> str:
+    """An organisation's 统一社会信用代码 (GB 32100-2015), its check character included (python-stdnum)."""
+    from stdnum import exceptions
+    from stdnum.cn import uscc
+
+    try:
+        return uscc.validate(raw)
+    except exceptions.InvalidChecksum:
+        raise DisputeError("统一社会信用代码校验位不正确，请核对", field) from None
+    except exceptions.ValidationError:
+        raise DisputeError("统一社会信用代码应为 18 位数字或大写字母", field) from None
+
+
+def reveal_reason(reason: str, note: str) -> str:
+    """The reason text of a preset reason (REVEAL_REASONS) and its note, or DisputeError."""
+    if reason not in REVEAL_REASONS:
+        raise DisputeError("请选择查看完整信息的事由", "reason")
+    note = " ".join((note or "").split())[:100]
+    if reason == "other" and len(note) < 2:
+        raise DisputeError("选择“其他”时请简要说明事由", "note")
+    return REVEAL_REASONS[reason] + (f"：{note}" if note else "")
+
+
+def reveal_party(actor: User, dispute: Dispute, party: Party, reason: str, note: str = "", *, request=None,
+                 channel: str = "page") -> dict:
+    """A party's whole ID number and phone for the dispute's mediators, audited (lib.privacy.reveal)."""
+    if party.dispute_id != dispute.pk:
+        raise DisputeError("当事人不存在", "party")
+    if not policy.may_reveal_party(actor, dispute):
+        raise NotAllowed("只有承办该纠纷的调解组织人员可以查看当事人的完整信息")
+    why = reveal_reason(reason, note)
+    fields = [f for f in ("id_number", "phone") if getattr(party, f)]
+    if not fields:
+        raise DisputeError("该当事人没有登记身份证号或电话", "party")
+    return privacy.reveal(actor, party, fields, reason=why, request=request, channel=channel,
+                          label=f"{dispute.number} {party.name}", region_path=dispute.region_path)
 
 
 def _location(actor: User, region) -> tuple[Region | None, Region]:

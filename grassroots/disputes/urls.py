@@ -16,7 +16,9 @@ urlpatterns = [
     path("petitions/new/", views.petition_new, name="petition_new"),
     path("petitions/<str:number>/", views.petition_detail, name="petition"),
     path("petitions/<str:number>/act/", views.petition_act, name="petition_act"),
+    path("petitions/<str:number>/reveal/", views.petition_reveal, name="petition_reveal"),
     path("<str:number>/", views.detail, name="detail"),
     path("<str:number>/act/", views.act, name="act"),
+    path("<str:number>/parties/<int:party_id>/reveal/", views.party_reveal, name="party_reveal"),
     path("<str:number>/agreement.docx", views.agreement_download, name="agreement"),
 ]

@@ -18,16 +18,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from grassroots.accounts.models import User
-from grassroots.accounts.permissions import audit_denial, can, require, visible_regions
+from grassroots.accounts.permissions import Denied, audit_denial, can, require, visible_regions
 from grassroots.accounts.roles import Action, Role
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
-from grassroots.disputes.documents import agreement_docx, mask_id_number
+from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import (
     Agreement,
     Confirmation,
     Dispute,
     FollowUp,
     Kind,
+    Party,
     Petition,
     PetitionForm,
     Referral,
@@ -35,7 +36,6 @@ from grassroots.disputes.models import (
     Source,
 )
 from grassroots.disputes.services import DisputeError
-from grassroots.lib.privacy import mask_phone
 from grassroots.territory.levels import Level
 
 PAGE_SIZE = 50
@@ -185,11 +185,10 @@ def new(request):
 
 def _detail_context(request, dispute: Dispute, failed: dict | None = None) -> dict:
     user = request.user
-    full = user.is_superuser or can(user, Action.MEDIATE)
     parties = list(dispute.parties.all())
-    for p in parties:
-        p.shown_id = p.id_number if full else mask_id_number(p.id_number)
-        p.shown_phone = p.phone if full else mask_phone(p.phone)
+    may_reveal = policy.may_reveal_party(user, dispute)
+    for p in parties:  # masked for everyone (lib.privacy); the mediators reveal one party at a time
+        p.may_reveal = may_reveal and bool(p.id_number or p.phone)
     agreement = Agreement.objects.filter(dispute=dispute).first()
     try:
         references = laws.relevant(dispute.kind, f"{dispute.title} {dispute.description}")
@@ -199,6 +198,7 @@ def _detail_context(request, dispute: Dispute, failed: dict | None = None) -> di
     actions = [(name, policy.RULES[name].label) for name in policy.allowed_actions(user, dispute)]
     return {
         "title": dispute.title, "d": dispute, "parties": parties, "agreement": agreement,
+        "reveal_reasons": services.REVEAL_REASONS.items(),
         "sessions": dispute.sessions.all(), "referrals": dispute.referrals.all(), "follow_ups": dispute.follow_ups.all(),
         "events": [{"at": e.at, "label": _label(e.action, policy.RULES), "actor": e.actor_name, "note": e.note,
                     "action": e.action} for e in dispute.events.all()],
@@ -215,6 +215,37 @@ def _detail_context(request, dispute: Dispute, failed: dict | None = None) -> di
 def detail(request, number: str):
     dispute = _dispute_or_404(request, number)
     return render(request, "disputes/detail.html", _detail_context(request, dispute))
+
+
+def _revealed(request, template: str, context: dict, read) -> HttpResponse:
+    """Run READ (an audited lib.privacy reveal) for an htmx fragment; a refusal is audited and 403,
+    a missing reason comes back in the fragment with what was typed."""
+    reason, note = request.POST.get("reason", ""), request.POST.get("note", "")
+    try:
+        context["full"] = read(reason, note)
+    except services.NotAllowed as exc:
+        audit_denial(request.user, request, f"reveal refused: {exc.message}")
+        raise Denied("privacy.reveal", exc.message) from None
+    except DisputeError as exc:
+        context.update(reveal_error=exc.message, typed_reason=reason, typed_note=note)
+    context.update(reveal_reasons=services.REVEAL_REASONS.items())
+    response = render(request, template, context, status=200 if request.htmx or "full" in context else 400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def party_reveal(request, number: str, party_id: int):
+    """htmx: one party's whole ID number and phone for the dispute's mediators (audited)."""
+    dispute = _dispute_or_404(request, number)
+    party = Party.objects.filter(dispute=dispute, pk=party_id).first()
+    if party is None:
+        raise Http404("当事人不存在")
+    party.may_reveal = True
+    return _revealed(request, "disputes/_party.html", {"d": dispute, "p": party},
+                     lambda reason, note: services.reveal_party(request.user, dispute, party, reason, note,
+                                                                request=request))
 
 
 def _run(action: str, d: Dispute, user: User, post) -> str:
@@ -476,15 +507,15 @@ def petition_new(request):
 
 def _petition_context(request, p: Petition, failed: dict | None = None) -> dict:
     user = request.user
-    full = user.is_superuser or can(user, Action.HANDLE_PETITION)
     clock, due = petitions.current_due(p)
     staff = User.objects.filter(is_active=True, region__isnull=False).exclude(role=Role.RESIDENT).select_related("region")
     candidates = [u for u in staff.filter(region__path__in=[p.region_path[:i + 1] for i, c in enumerate(p.region_path)
                                                             if c == "/"])]
     return {
         "title": p.title, "p": p, "failed": failed or {},
-        "shown_id": p.petitioner_id_number if full else mask_id_number(p.petitioner_id_number),
-        "shown_phone": p.petitioner_phone if full else mask_phone(p.petitioner_phone),
+        # Masked for everyone (lib.privacy); the office and the case leader reveal them, audited.
+        "may_reveal": policy.may_reveal_petitioner(user, p) and bool(p.petitioner_id_number or p.petitioner_phone),
+        "reveal_reasons": services.REVEAL_REASONS.items(),
         "clock": petitions.CLOCK_LABELS.get(clock, ""), "due": due,
         "events": [{"at": e.at, "label": _label(e.action, policy.PETITION_RULES), "actor": e.actor_name, "note": e.note,
                     "action": e.action} for e in p.events.all()],
@@ -497,6 +528,15 @@ def _petition_context(request, p: Petition, failed: dict | None = None) -> dict:
 @login_required
 def petition_detail(request, number: str):
     return render(request, "disputes/petition.html", _petition_context(request, _petition_or_404(request, number)))
+
+
+@login_required
+@require_POST
+def petition_reveal(request, number: str):
+    """htmx: the petitioner's whole ID number and phone for the office and the case leader (audited)."""
+    p = _petition_or_404(request, number)
+    return _revealed(request, "disputes/_petitioner.html", {"p": p, "may_reveal": True},
+                     lambda reason, note: petitions.reveal_petitioner(request.user, p, reason, note, request=request))
 
 
 def _run_petition(action: str, p: Petition, user: User, post) -> str:

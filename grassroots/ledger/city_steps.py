@@ -28,9 +28,8 @@ from shapely.geometry import Point, shape
 from grassroots.accounts.roles import Role
 from grassroots.generator import names
 from grassroots.generator.city import CityContext, city_step
-from grassroots.ledger import crypto
 from grassroots.ledger.db import BULK_CACHE_KIB
-from grassroots.ledger.identity import make_id, mask_id
+from grassroots.ledger.identity import make_id
 from grassroots.ledger.models import (
     VISIT_EVERY_DAYS,
     Address,
@@ -49,7 +48,7 @@ from grassroots.ledger.models import (
     Visit,
 )
 from grassroots.ledger.pinyin import initials
-from grassroots.lib.privacy import mask_phone
+from grassroots.lib import privacy
 from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory.levels import Level
 
@@ -129,8 +128,8 @@ def _tables() -> dict:
         Address: _Rows(Address, "id code grid_id region_path building_id estate building_no unit room text"),
         House: _Rows(House, "id address_id building_id grid_id region_path use area_m2 owner_id owner_name occupancy "
                             "updated_at"),
-        Person: _Rows(Person, "id name initials sex birth_date ethnicity status id_cipher id_hash id_tail6 id_tail4 "
-                              "id_masked phone_cipher phone_hash phone_tail4 phone_masked household_id relation "
+        Person: _Rows(Person, "id name initials sex birth_date ethnicity status id_number id_hash id_tail6 id_tail4 "
+                              "phone phone_hash phone_tail4 household_id relation "
                               "house_id moved_in_at moved_out_at updated_at grid_id region_path"),
         Household: _Rows(Household, "id number house_id head_id split_from_id created_at dissolved_at grid_id "
                                     "region_path"),
@@ -321,10 +320,7 @@ def _person(rng, grid, household_id, house_id, relation, status, birth, number, 
     return {
         "id": ids(Person), "name": name, "initials": initials(name), "sex": "M" if int(number[16]) % 2 else "F",
         "birth_date": birth, "ethnicity": rng.choice(ETHNICITIES), "status": status,
-        "id_cipher": crypto.encrypt(number), "id_hash": crypto.digest("id", number),
-        "id_tail6": crypto.digest("id6", number[-6:]), "id_tail4": crypto.digest("id4", number[-4:]),
-        "id_masked": mask_id(number), "phone_cipher": crypto.encrypt(phone), "phone_hash": crypto.digest("phone", phone),
-        "phone_tail4": crypto.digest("phone4", phone[-4:]) if phone else "", "phone_masked": mask_phone(phone),
+        **privacy.columns(Person, {"id_number": number, "phone": phone}),
         "household_id": household_id, "relation": relation, "house_id": house_id,
         "moved_in_at": max(birth, today - timedelta(days=rng.randrange(30, 20 * 365))), "moved_out_at": None,
         "updated_at": now, "grid_id": grid.pk, "region_path": grid.path,

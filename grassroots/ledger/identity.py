@@ -12,9 +12,8 @@ from datetime import date
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
-from grassroots.ledger import crypto
 from grassroots.ledger.models import Sex
-from grassroots.lib.privacy import mask_phone
+from grassroots.lib.privacy import mask_id
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
@@ -63,15 +62,6 @@ def parse_id(raw: str, *, today: date | None = None) -> IdNumber:
     return IdNumber(value, birth, sex)
 
 
-def mask_id(number: str) -> str:
-    """110101199001011234 → 110101********1234: the county and the last four only."""
-    if not number:
-        return ""
-    if len(number) < 10:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
-
-
 def parse_phone(raw: str) -> str:
     value = "".join(str(raw or "").split())
     if value.endswith(".0"):  # a number typed into a numeric Excel cell
@@ -79,30 +69,6 @@ def parse_phone(raw: str) -> str:
     if value and not (MOBILE.match(value) or LANDLINE.match(value)):
         raise InvalidIdentity("联系电话应为 11 位手机号或区号-座机号")
     return value
-
-
-def id_columns(number: IdNumber) -> dict:
-    """The stored columns of an ID number: ciphertext, keyed hashes, masked copy."""
-    n = number.number
-    return {
-        "id_cipher": crypto.encrypt(n),
-        "id_hash": crypto.digest("id", n),
-        "id_tail6": crypto.digest("id6", n[-6:]),
-        "id_tail4": crypto.digest("id4", n[-4:]),
-        "id_masked": mask_id(n),
-        "birth_date": number.birth_date,
-        "sex": number.sex,
-    }
-
-
-def phone_columns(phone: str) -> dict:
-    digits = phone.replace("-", "")
-    return {
-        "phone_cipher": crypto.encrypt(phone),
-        "phone_hash": crypto.digest("phone", digits),
-        "phone_tail4": crypto.digest("phone4", digits[-4:]) if phone else "",
-        "phone_masked": mask_phone(phone),
-    }
 
 
 def make_id(region6: str, birth: date, order: int) -> str:

@@ -4,16 +4,19 @@
 house has a standard address in a building of a grid. Every record carries its grid and
 that grid's materialised path (`region_path`), so scope is one index range as for cases.
 
-Personal data (个人信息保护法): the ID number and the phone are stored only encrypted
-(AES-GCM, see crypto.py) with keyed hashes (HMAC-SHA256) of the full value and of its
-tail for search, and a masked copy for lists. Nothing in a list or an export needs a
-decryption. Every change that matters is appended to LedgerEvent (history of moves,
-splits, changes of owner), and every full view to FullView (who, whom, when, why).
+Personal data (个人信息保护法): the ID number and the phone are sealed columns
+(lib.privacy: AES-GCM at rest, read back as their masks) with keyed digests (HMAC-SHA256) of
+the full value and of its tail for search. The birth date is kept for ages and electorates, but
+never shown beside a masked ID number (the mask keeps the county and the last four digits; with
+the birth date that would be the whole number): pages and the API show the age. Every change
+that matters is appended to LedgerEvent (history of moves, splits, changes of owner), and every
+full view to the audit log (accounts.AuditEvent, through lib.privacy.reveal).
 """
 
 from django.conf import settings
 from django.db import models
 
+from grassroots.lib.privacy import DigestField, SealedField
 from grassroots.territory.models import PathField, Region
 
 
@@ -178,16 +181,14 @@ class Person(Placed):
     birth_date = models.DateField("出生日期")
     ethnicity = models.CharField("民族", max_length=20, blank=True)
     status = models.CharField("居住类型", max_length=12, choices=ResidenceStatus.choices)
-    # Sensitive: ciphertext, keyed hashes for search, a masked copy for display.
-    id_cipher = models.TextField()
-    id_hash = models.CharField(max_length=32, unique=True)
-    id_tail6 = models.CharField(max_length=32)
-    id_tail4 = models.CharField(max_length=32)
-    id_masked = models.CharField("公民身份号码", max_length=18)
-    phone_cipher = models.TextField(blank=True)
-    phone_hash = models.CharField(max_length=32, blank=True)
-    phone_tail4 = models.CharField(max_length=32, blank=True)
-    phone_masked = models.CharField("联系电话", max_length=20, blank=True)
+    # Sensitive: sealed (read back as the mask), with keyed digests for search.
+    id_number = SealedField("公民身份号码", kind="id", blank=False)
+    id_hash = DigestField(of="id_number", part="id", unique=True, blank=False)
+    id_tail6 = DigestField(of="id_number", part="id6")
+    id_tail4 = DigestField(of="id_number", part="id4")
+    phone = SealedField("联系电话", kind="phone")
+    phone_hash = DigestField(of="phone", part="phone")
+    phone_tail4 = DigestField(of="phone", part="phone4")
 
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     relation = models.CharField("与户主关系", max_length=12, choices=Relation.choices, blank=True)
@@ -325,27 +326,3 @@ class LedgerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject}:{self.subject_id} {self.action}"
-
-
-class FullView(models.Model):
-    """查看完整个人信息: who saw whose full record, when, and why (个人信息保护法)."""
-
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    username = models.CharField(max_length=150)
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="full_views")
-    person_name = models.CharField(max_length=50)
-    region_path = PathField(max_length=255)
-    reason = models.CharField("查看事由", max_length=300)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = "完整信息查看记录"
-        ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["person", "at"], name="fullview_person"),
-            models.Index(fields=["region_path", "at"], name="fullview_scope"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.username} → {self.person_name}"

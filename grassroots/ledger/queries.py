@@ -2,8 +2,9 @@
 
 Scope is always accounts.permissions.regions_q on `region_path`: a record outside the
 caller's scope is never listed, counted or exported, and asking for it by URL is a 404
-(audited). Masking is decided here too (`shows_phone`), so pages, exports and the API
-show the same thing to the same role.
+(audited). Every role sees ID numbers and phones masked (lib.privacy: a sealed column reads as
+its mask) and the age, never the birth date, beside a masked ID number; full values come one
+person at a time through services.full_record, audited.
 """
 
 import re
@@ -15,16 +16,14 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from grassroots.accounts.models import User
+from grassroots.accounts.models import AuditEvent, User
 from grassroots.accounts.permissions import audit_denial, regions_q, require
-from grassroots.accounts.roles import Action, Role
-from grassroots.ledger import crypto
+from grassroots.accounts.roles import Action
 from grassroots.ledger.models import (
     Address,
     Building,
     CareTag,
     CareType,
-    FullView,
     House,
     Household,
     Organisation,
@@ -32,6 +31,7 @@ from grassroots.ledger.models import (
     ResidenceStatus,
     Visit,
 )
+from grassroots.lib import privacy
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
 
@@ -50,16 +50,6 @@ def scope_q(user: User) -> Q:
 def persons(user: User) -> QuerySet[Person]:
     require(user, Action.VIEW_LEDGER)
     return Person.objects.filter(scope_q(user))
-
-
-def shows_phone(user: User) -> bool:
-    """Grid workers call and visit the households of their grid: they see phones in full.
-    Every other role sees 138****1234 and asks for the full record with a reason."""
-    return user.is_superuser or user.role == Role.GRID_WORKER
-
-
-def phone_for(user: User, person: Person) -> str:
-    return crypto.decrypt(person.phone_cipher) if shows_phone(user) and person.phone_cipher else person.phone_masked
 
 
 def _get_or_404(user: User, qs: QuerySet, lookup: dict, what: str, request=None):
@@ -143,15 +133,15 @@ def search(user: User, text: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
     s = raw.upper()
     base = Person.objects.filter(scope_q(user)).select_related("grid", "household", "house__address")
     if kind == "id":
-        qs = base.filter(id_hash=crypto.digest("id", s))
+        qs = base.filter(id_hash__in=privacy.digests("id", s))
     elif kind == "phone":
-        qs = base.filter(phone_hash=crypto.digest("phone", s))
+        qs = base.filter(phone_hash__in=privacy.digests("phone", s))
     elif kind == "id6":
-        qs = base.filter(id_tail6=crypto.digest("id6", s)).order_by("name")
+        qs = base.filter(id_tail6__in=privacy.digests("id6", s)).order_by("name")
     elif kind == "tail4":
-        q = Q(id_tail4=crypto.digest("id4", s))
+        q = Q(id_tail4__in=privacy.digests("id4", s))
         if s.isdigit():
-            q |= Q(phone_tail4=crypto.digest("phone4", s))
+            q |= Q(phone_tail4__in=privacy.digests("phone4", s))
         qs = base.filter(q).order_by("name")
     elif kind == "initials":
         s = s.lower()
@@ -398,10 +388,17 @@ def visits_of(person: Person, limit: int = 50) -> list[Visit]:
     return list(Visit.objects.filter(person=person).select_related("case").order_by("-visited_at", "-id")[:limit])
 
 
-def full_views(user: User) -> QuerySet[FullView]:
-    """The access log (查看完整信息记录) of the records in the admin's scope."""
+def full_views(user: User) -> QuerySet[AuditEvent]:
+    """The access log (查看完整信息记录) of the ledger's persons in the admin's scope."""
     require(user, Action.VIEW_AUDIT)
-    return FullView.objects.filter(scope_q(user)).order_by("-at", "-id")
+    return (AuditEvent.objects.filter(kind=AuditEvent.Kind.PERSONAL_DATA, subject="ledger.person")
+            .filter(scope_q(user)).order_by("-at", "-id"))
+
+
+def reads_of(subject: str, ids, limit: int = 50) -> list[AuditEvent]:
+    """Who read these records' personal data in full, newest first (for the person themself)."""
+    return list(AuditEvent.objects.filter(subject=subject, subject_id__in=list(ids), subject_id__isnull=False)
+                .order_by("-at", "-id")[:limit])
 
 
 def person_list(user: User, *, region: Region | None = None, status: str = "", care: str = "",

@@ -14,15 +14,14 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from grassroots.accounts.models import AuditEvent, User
-from grassroots.accounts.permissions import audit, can, client_ip, path_in_scope, region_in_scope
+from grassroots.accounts.models import User
+from grassroots.accounts.permissions import can, path_in_scope, region_in_scope
 from grassroots.accounts.roles import Action
-from grassroots.ledger import crypto, identity
+from grassroots.ledger import identity
 from grassroots.ledger.models import (
     VISIT_EVERY_DAYS,
     CareTag,
     CareType,
-    FullView,
     House,
     Household,
     LedgerEvent,
@@ -32,6 +31,7 @@ from grassroots.ledger.models import (
     Visit,
 )
 from grassroots.ledger.pinyin import initials
+from grassroots.lib import privacy
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
 
@@ -117,13 +117,13 @@ def register_person(actor: User, data: PersonData, *, grid: Region | None = None
         raise LedgerError("请选择所在户或网格", "household")
     if not region_in_scope(actor, grid):
         raise LedgerError("所选网格不在您的辖区内", "grid")
-    if Person.objects.filter(id_hash=crypto.digest("id", number.number)).exists():
+    if Person.objects.filter(id_hash__in=privacy.digests("id", number.number)).exists():
         raise LedgerError("该公民身份号码已登记，请在其人口页面修改", "id_number")
     person = Person(
         name=data.name.strip(), initials=initials(data.name.strip()), status=data.status, ethnicity=data.ethnicity,
         grid=grid, region_path=grid.path, household=household, relation=data.relation if household else "",
         house=household.house if household else None, moved_in_at=data.moved_in_at or timezone.localdate(),
-        **identity.id_columns(number), **identity.phone_columns(phone),
+        id_number=number.number, birth_date=number.birth_date, sex=number.sex, phone=phone,
     )
     with transaction.atomic():
         person.save()
@@ -144,8 +144,9 @@ def update_contact(actor: User, person: Person, *, phone: str | None = None, sta
             phone = identity.parse_phone(phone)
         except identity.InvalidIdentity as exc:
             raise LedgerError(str(exc), "phone") from exc
-        if crypto.digest("phone", phone.replace("-", "")) != person.phone_hash:
-            changes.update(identity.phone_columns(phone))
+        changed = not person.phone.matches(phone) if phone else bool(person.phone)
+        if changed:
+            changes["phone"] = phone
     if status is not None and status != person.status:
         if status not in ResidenceStatus.values:
             raise LedgerError("居住类型应为 户籍、常住、流动 或 人户分离", "status")
@@ -155,12 +156,12 @@ def update_contact(actor: User, person: Person, *, phone: str | None = None, sta
     if not changes:
         return person
     with transaction.atomic():
-        before = {"status": person.status, "phone": person.phone_masked}
+        before = {"status": person.status, "phone": str(person.phone)}
         for k, v in changes.items():
             setattr(person, k, v)
         person.save()
         event("person", person.pk, actor, "update", "修改信息", before=before,
-              after={"status": person.status, "phone": person.phone_masked})
+              after={"status": person.status, "phone": str(person.phone)})
     return person
 
 
@@ -286,39 +287,46 @@ def may_view_full(actor: User) -> bool:
     return can(actor, Action.VIEW_FULL_PERSON)
 
 
-def full_record(actor: User, person: Person, reason: str, *, request=None) -> dict:
-    """The unmasked ID number and phone, for a stated reason; written to FullView and the audit log.
+def full_fields(actor: User) -> list[str]:
+    """What ACTOR may read in full on a person of their scope: community staff (and above) the ID
+    number and the phone; a grid worker, who calls and visits the grid's households, the phone."""
+    if can(actor, Action.VIEW_FULL_PERSON):
+        return ["id_number", "phone"]
+    if can(actor, Action.CALL_PERSON):
+        return ["phone"]
+    return []
+
+
+def full_record(actor: User, person: Person, reason: str, *, request=None, channel: str = "page") -> dict:
+    """The unmasked ID number and/or phone (full_fields), for a stated reason, audited.
 
     1. the role must allow it and the person must be in scope;
     2. the reason must say why (at least 4 characters);
-    3. the view is recorded before anything is decrypted.
+    3. the read is written to the audit log before anything is decrypted (lib.privacy.reveal);
+    4. the birth date comes with the full ID number (it is in it), never with the mask.
     """
-    if not may_view_full(actor):
+    fields = full_fields(actor)
+    if not fields:
         raise NotAllowed("您的角色无权查看完整个人信息")
     _check_scope(actor, person.region_path, "人员")
-    reason = " ".join((reason or "").split())
-    if len(reason) < 4:
-        raise LedgerError("请说明查看完整信息的事由（至少 4 个字）", "reason")
-    if len(reason) > 300:
-        raise LedgerError("查看事由不能超过 300 字", "reason")
-    with transaction.atomic():
-        FullView.objects.create(user=actor, username=actor.username, person=person, person_name=person.name,
-                                region_path=person.region_path, reason=reason, ip=client_ip(request))
-        audit(AuditEvent.Kind.LEDGER_FULL, user=actor, request=request,
-              detail=f"查看完整个人信息 person={person.pk} 事由：{reason}")
-    return {"id_number": crypto.decrypt(person.id_cipher), "phone": crypto.decrypt(person.phone_cipher)}
+    try:
+        full = privacy.reveal(actor, person, fields, reason=reason, request=request, channel=channel,
+                              label=person.name, minimum=4)
+    except privacy.RevealRefused as exc:
+        raise LedgerError(exc.message, "reason") from exc
+    if "id_number" in full:
+        full["birth_date"] = person.birth_date
+    return full
 
 
 def persons_of_resident(user: User):
-    """The ledger records of a resident: matched by the keyed hash of the phone on their account.
+    """The ledger records of a resident: matched by the keyed digest of the phone on their account.
 
-    A resident's account carries a phone (verified at registration); matching on its keyed
-    hash finds their record without storing or comparing the phone in clear.
-    """
-    phone = "".join((user.phone or "").split())
-    if not phone:
+    A resident's account carries a phone (verified at registration with a one-time code);
+    matching on its digest finds their record without the phone in clear anywhere."""
+    if not user.phone:
         return Person.objects.none()
-    return Person.objects.filter(phone_hash=crypto.digest("phone", phone.replace("-", "")))
+    return Person.objects.filter(phone_hash__in=privacy.digests("phone", privacy.plain_of(user.phone)))
 
 
 # --- care groups and visits -----------------------------------------------------------------

@@ -69,7 +69,6 @@ def region_page(request, code: str):
     context = {"region": region, "breadcrumbs": _crumbs(request.user, region)}
     if region.level == Level.GRID:
         context.update(queries.grid_page(request.user, region))
-        context["shows_phone"] = queries.shows_phone(request.user)
         return render(request, "ledger/grid.html", context)
     context["stats"] = queries.region_counts(request.user, region)
     context["children"] = queries.children_counts(request.user, region)
@@ -92,11 +91,10 @@ def _person_context(request, person: Person, **extra) -> dict:
     user = request.user
     return {
         "person": person,
-        "phone": queries.phone_for(user, person),
         "care_tags": list(person.care_tags.select_related("assigned_by").order_by("-next_visit_due")),
         "visits": queries.visits_of(person),
         "history": services.history("person", person.pk),
-        "may_full": services.may_view_full(user),
+        "full_fields": services.full_fields(user),
         "may_visit": can(user, Action.RECORD_VISIT),
         "may_care": can(user, Action.ASSIGN_CARE),
         "may_edit": can(user, Action.EDIT_LEDGER),
@@ -121,7 +119,8 @@ def person_page(request, pk: int):
 def person_full(request, pk: int):
     """Show the full ID number and phone after the reason is given; the view is audited."""
     person = queries.get_person(request.user, pk, request)
-    require(request.user, Action.VIEW_FULL_PERSON, request)
+    if not services.full_fields(request.user):
+        require(request.user, Action.VIEW_FULL_PERSON, request)  # refused and audited
     form = FullViewForm(request.POST)
     full = None
     if form.is_valid():
@@ -129,7 +128,7 @@ def person_full(request, pk: int):
             full = services.full_record(request.user, person, form.cleaned_data["reason"], request=request)
         except services.LedgerError as exc:
             form.add_error("reason", exc.message)
-    context = {"person": person, "full": full, "full_form": form}
+    context = {"person": person, "full": full, "full_form": form, "full_fields": services.full_fields(request.user)}
     status = 200 if full else 400
     if request.htmx:
         return render(request, "ledger/_full.html", context, status=status)
@@ -232,7 +231,7 @@ def household_page(request, number: str):
     members = list(household.members.order_by("relation", "birth_date"))
     return render(request, "ledger/household.html", {
         "household": household, "members": members, "history": services.history("household", household.pk),
-        "splits": list(household.splits.all()), "phones": {m.pk: queries.phone_for(request.user, m) for m in members},
+        "splits": list(household.splits.all()),
     })
 
 
@@ -276,7 +275,7 @@ def persons_page(request):
     page = Paginator(qs.select_related("grid", "household"), 50).get_page(request.GET.get("page"))
     return render(request, "ledger/persons.html", {
         "form": form, "page": page, "region": region, "may_export": can(request.user, Action.EXPORT_LEDGER),
-        "shows_phone": queries.shows_phone(request.user), "query": request.GET.urlencode(),
+        "query": request.GET.urlencode(),
     })
 
 
@@ -348,7 +347,7 @@ def template_download(request):
 @login_required
 def access_log(request):
     require(request.user, Action.VIEW_AUDIT, request)
-    page = Paginator(queries.full_views(request.user).select_related("person"), 50).get_page(request.GET.get("page"))
+    page = Paginator(queries.full_views(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "ledger/access_log.html", {"page": page})
 
 
@@ -362,7 +361,7 @@ def me(request):
             "person": p,
             "care_tags": list(p.care_tags.all()),
             "visits": list(p.visits.order_by("-visited_at")[:20]),
-            "views": list(p.full_views.order_by("-at")[:50]),
+            "views": queries.reads_of("ledger.person", [p.pk]),
             "history": services.history("person", p.pk),
         })
     return render(request, "ledger/me.html", {"records": records})

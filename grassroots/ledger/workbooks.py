@@ -30,7 +30,7 @@ from python_calamine import CalamineWorkbook
 from grassroots.accounts.models import User
 from grassroots.accounts.permissions import can, path_in_scope, region_in_scope
 from grassroots.accounts.roles import Action
-from grassroots.ledger import crypto, identity
+from grassroots.ledger import identity
 from grassroots.ledger.db import BULK_CACHE_KIB
 from grassroots.ledger.models import (
     Address,
@@ -45,6 +45,7 @@ from grassroots.ledger.models import (
     ResidenceStatus,
 )
 from grassroots.ledger.pinyin import initials
+from grassroots.lib import privacy
 from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
@@ -448,16 +449,16 @@ class _Importer:
             relation = _choice(row, "relation", RELATIONS, Relation.choices)
             moved_in = _date(row, "moved_in")
             parsed.append((row, number, phone, status, relation, moved_in))
-        hashes = [crypto.digest("id", n.number) for _r, n, *_ in parsed if n is not None]
+        aliases = privacy.digest_aliases("id", [n.number for _r, n, *_ in parsed if n is not None])
         existing: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(hashes):
-            existing.update((h, (pk, path)) for h, pk, path in
+        for chunk in _chunks(aliases):
+            existing.update((aliases[h], (pk, path)) for h, pk, path in
                             Person.objects.filter(id_hash__in=chunk).values_list("id_hash", "id", "region_path"))
         self.db_persons = existing
         seen: dict[str, int] = {}
         for row, number, phone, status, relation, moved_in in parsed:
             v = row.values
-            h = crypto.digest("id", number.number) if number else ""
+            h = privacy.digest("id", number.number) if number else ""
             if h and h in seen:
                 row.fail("id_number", f"公民身份号码与第 {seen[h]} 行重复")
             elif h:
@@ -622,13 +623,13 @@ class _Importer:
 
         # persons
         existing_persons: dict[str, Person] = {}
-        for chunk in _chunks(list(self.persons)):
+        aliases = privacy.digest_aliases("id", [p["id"].number for p in self.persons.values()])
+        for chunk in _chunks(aliases):
             for p in Person.objects.filter(id_hash__in=chunk):
-                existing_persons[p.id_hash] = p
+                existing_persons[aliases[p.id_hash]] = p
         new_persons, changed_persons = [], []
         person_fields = ["name", "initials", "status", "ethnicity", "household", "relation", "house", "grid",
-                         "region_path", "moved_in_at", "moved_out_at", "phone_cipher", "phone_hash", "phone_tail4",
-                         "phone_masked"]
+                         "region_path", "moved_in_at", "moved_out_at", "phone", "phone_hash", "phone_tail4"]
         for h, p in self.persons.items():
             v = p["row"].values
             household = self.db_households.get(p["household"]) if p["household"] else None
@@ -641,14 +642,14 @@ class _Importer:
             person = existing_persons.get(h)
             if person is None:
                 person = Person(moved_in_at=p["moved_in"] or timezone.localdate(), **values,
-                                **identity.id_columns(p["id"]), **identity.phone_columns(p["phone"]))
+                                id_number=p["id"].number, birth_date=p["id"].birth_date, sex=p["id"].sex,
+                                phone=p["phone"])
                 new_persons.append(person)
                 existing_persons[h] = person
                 continue
             if p["moved_in"]:
                 values["moved_in_at"] = p["moved_in"]
-            phone_hash = crypto.digest("phone", p["phone"].replace("-", "")) if p["phone"] else ""
-            phone_changed = phone_hash != person.phone_hash
+            phone_changed = not person.phone.matches(p["phone"]) if p["phone"] else bool(person.phone)
             if not phone_changed and not _differs(person, values):
                 counts["人口"].unchanged += 1
                 continue
@@ -660,7 +661,7 @@ class _Importer:
                                                           "house": house.pk if house else None}}))
             _assign(person, values)
             if phone_changed:
-                _assign(person, identity.phone_columns(p["phone"]))
+                privacy.assign(person, "phone", p["phone"])
             changed_persons.append(person)
             counts["人口"].updated += 1
         Person.objects.bulk_create(new_persons, batch_size=BATCH)
@@ -672,14 +673,15 @@ class _Importer:
                                action="register", note="导入登记") for p in new_persons]
 
         # heads of households and owners of houses (may be persons of this very file)
-        heads = {}
+        heads, plain = {}, {}  # plain: digest → ID number, for persons not in this file
         for number, p in self.households.items():
             if p["head"] is not None:
-                heads[number] = crypto.digest("id", p["head"].number)
+                heads[number] = h = privacy.digest("id", p["head"].number)
+                plain[h] = p["head"].number
         for h, p in self.persons.items():
             if p["relation"] == Relation.HEAD and p["household"]:
                 heads.setdefault(p["household"], h)
-        head_ids = _person_ids(set(heads.values()), existing_persons)
+        head_ids = _person_ids(set(heads.values()), existing_persons, plain)
         changed = []
         for number, h in heads.items():
             hh = self.db_households[number]
@@ -688,8 +690,12 @@ class _Importer:
                 hh.head_id = pk
                 changed.append(hh)
         Household.objects.bulk_update(changed, ["head"], batch_size=BATCH)
-        owners = {code: crypto.digest("id", p["owner"].number) for code, p in self.houses.items() if p["owner"]}
-        owner_ids = _person_ids(set(owners.values()), existing_persons)
+        owners = {}
+        for code, p in self.houses.items():
+            if p["owner"]:
+                owners[code] = h = privacy.digest("id", p["owner"].number)
+                plain[h] = p["owner"].number
+        owner_ids = _person_ids(set(owners.values()), existing_persons, plain)
         changed = []
         for code, h in owners.items():
             house = houses_by_address[address_ids[code]]
@@ -737,11 +743,12 @@ def _ensure_ids(model, objs: list, key: str) -> None:
         o.pk = ids[getattr(o, key)]
 
 
-def _person_ids(hashes: set[str], known: dict[str, Person]) -> dict[str, int]:
+def _person_ids(hashes: set[str], known: dict[str, Person], plain: dict[str, str]) -> dict[str, int]:
+    """Person ids by current digest: from this import's persons, else looked up under every live key."""
     out = {h: known[h].pk for h in hashes if h in known}
-    rest = [h for h in hashes if h not in out]
-    for chunk in _chunks(rest):
-        out.update(Person.objects.filter(id_hash__in=chunk).values_list("id_hash", "id"))
+    aliases = privacy.digest_aliases("id", [plain[h] for h in hashes if h not in out and h in plain])
+    for chunk in _chunks(aliases):
+        out.update((aliases[h], pk) for h, pk in Person.objects.filter(id_hash__in=chunk).values_list("id_hash", "id"))
     return out
 
 
@@ -865,21 +872,20 @@ def _save(wb: Workbook) -> bytes:
     return out.getvalue()
 
 
-EXPORT_COLUMNS = ["姓名", "性别", "出生日期", "公民身份号码", "联系电话", "民族", "居住类型", "户号", "与户主关系",
+EXPORT_COLUMNS = ["姓名", "性别", "年龄", "公民身份号码", "联系电话", "民族", "居住类型", "户号", "与户主关系",
                   "地址", "网格", "关爱/重点人群"]
 
 
 def export_persons(user: User, qs) -> bytes:
-    """The filtered persons (already scoped) as .xlsx, masked as the user sees them on the pages."""
-    from grassroots.ledger.queries import phone_for
-
+    """The filtered persons (already scoped) as .xlsx, masked as every role sees them on the pages
+    (ID number and phone masked, the age beside them, never the birth date)."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("人口")
     ws.append(EXPORT_COLUMNS)
     qs = qs.select_related("household", "house__address", "grid").prefetch_related("care_tags")
     for p in qs.iterator(chunk_size=2000):
         tags = "、".join(sorted({t.get_type_display() for t in p.care_tags.all() if t.next_visit_due is not None}))
-        ws.append([p.name, p.get_sex_display(), p.birth_date.isoformat(), p.id_masked, phone_for(user, p),
+        ws.append([p.name, p.get_sex_display(), p.age, str(p.id_number), str(p.phone),
                    p.ethnicity, p.get_status_display(), p.household.number if p.household_id else "",
                    p.get_relation_display() if p.relation else "", p.house.address.text if p.house_id else "",
                    p.grid.name, tags])
