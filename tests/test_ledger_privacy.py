@@ -92,12 +92,12 @@ def test_a_resident_sees_what_is_held_on_them_and_who_looked(client, users, peop
                                                   {"reason": "核对低保申请材料"})
     client.logout()
     resident = create_staff("res_wang", PASSWORD, "resident", full_name="王大爷", phone=PHONE)
-    html = login(client, resident).get("/ledger/me/").content.decode()
+    html = login(client, resident).get("/me/").content.decode()
     assert "王大爷" in html and MASKED_ID in html and "核对低保申请材料" in html and ELDER_ID not in html
     assert "赵大伯" not in html
     stranger = create_staff("res_x", PASSWORD, "resident", phone="13500000000")
     client.logout()
-    assert "没有与您账户手机号匹配的记录" in login(client, stranger).get("/ledger/me/").content.decode()
+    assert "没有与您账户手机号匹配的记录" in login(client, stranger).get("/me/").content.decode()
     assert client.get(f"/ledger/person/{people['elder'].pk}/").status_code == 403
 
 

@@ -190,6 +190,21 @@ def audit_denial(user: User, request, detail: str) -> None:
     audit(AuditEvent.Kind.DENIED, user=user, request=request, detail=detail)
 
 
+def reads_of(records, limit: int = 100) -> list[AuditEvent]:
+    """Who read these records' personal data in full, newest first: what a resident is shown about
+    the reads of their own records (个人信息保护法: the right to know who processed them)."""
+    by_subject: dict[str, list[int]] = {}
+    for record in records:
+        by_subject.setdefault(record._meta.label_lower, []).append(record.pk)
+    if not by_subject:
+        return []
+    q = Q(pk__in=[])
+    for subject, ids in by_subject.items():
+        q |= Q(subject=subject, subject_id__in=ids)
+    return list(AuditEvent.objects.filter(q, kind=AuditEvent.Kind.PERSONAL_DATA, subject_id__isnull=False)
+                .order_by("-at", "-id")[:limit])
+
+
 def audit_read(user: User, record, fields: list[str], reason: str, *, request=None, channel: str = "page",
                label: str = "", region_path: str = "") -> AuditEvent:
     """Write a full read of personal data (lib.privacy.reveal): who, which record and fields, why, how."""

@@ -355,3 +355,12 @@ def shown_phone(user, case: Case) -> str:
     if case.reporter_id and case.reporter_id == user.pk:
         return privacy.plain_of(case.reporter_phone)
     return str(case.reporter_phone)
+
+
+def cases_of_resident(user: User, limit: int = 100) -> list[Case]:
+    """What the platform holds on a resident as a reporter: the cases they reported with their account,
+    and those taken in under their (verified) phone — a hotline call, a letter — found by its digest."""
+    q = Q(reporter=user)
+    if user.phone:
+        q |= Q(reporter_phone_digest__in=privacy.digests("phone", privacy.plain_of(user.phone)))
+    return list(Case.objects.filter(q).order_by("-created_at", "-id")[:limit])

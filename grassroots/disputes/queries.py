@@ -180,3 +180,17 @@ def monthly_table(user: User, month: date) -> list[dict]:
         rows.append({"tier": label, **indicators(qs.filter(tier=level))})
     rows.append({"tier": "合计", **indicators(qs)})
     return rows
+
+
+def records_of_resident(user: User, limit: int = 100) -> dict:
+    """What the platform holds on a resident in disputes and petitions: the parties and petitions
+    registered under their (verified) phone, found by its keyed digest (lib.privacy)."""
+    from grassroots.disputes.models import Party
+    from grassroots.lib import privacy
+
+    if not user.phone:
+        return {"parties": [], "petitions": []}
+    found = privacy.digests("phone", privacy.plain_of(user.phone))
+    parties = list(Party.objects.filter(phone_digest__in=found).select_related("dispute").order_by("-id")[:limit])
+    petitions = list(Petition.objects.filter(petitioner_phone_digest__in=found).order_by("-received_at")[:limit])
+    return {"parties": parties, "petitions": petitions}

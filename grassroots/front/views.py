@@ -27,5 +27,28 @@ def home(request):
     return render(request, f"front/home_{user.role}.html", context)
 
 
+@login_required
+def my_data(request):
+    """平台保存的我的信息 (个人信息保护法 第44、45条): everything held on the signed-in person —
+    their ledger records, the cases they reported or that were taken in under their phone, the
+    disputes and petitions registered under it — and every full read of those records (who, when,
+    why). Matched by the keyed digest of the account's verified phone; shown masked like everywhere,
+    since one phone may be a family's."""
+    from grassroots.accounts.permissions import reads_of
+    from grassroots.cases.queries import cases_of_resident
+    from grassroots.disputes.queries import records_of_resident as disputes_of_resident
+    from grassroots.ledger.views import records_of_resident as ledger_of_resident
+
+    user = request.user
+    ledger = ledger_of_resident(user)
+    cases = cases_of_resident(user)
+    disputes = disputes_of_resident(user)
+    records = [r["person"] for r in ledger] + cases + disputes["parties"] + disputes["petitions"]
+    return render(request, "front/me.html", {
+        "title": "平台保存的我的信息", "account": user, "ledger": ledger, "cases": cases,
+        "parties": disputes["parties"], "petitions": disputes["petitions"], "reads": reads_of(records),
+    })
+
+
 def root(request):
     return redirect("home") if request.user.is_authenticated else redirect("login")

@@ -10,7 +10,7 @@ def nav_items(user) -> list[dict]:
     if not user.is_authenticated:
         return []
     if user.role == Role.RESIDENT and not user.is_superuser:
-        return [{"label": "我的信息", "url": reverse("ledger:me"), "key": "ledger_me"}]
+        return [{"label": "我的信息", "url": reverse("me"), "key": "ledger_me"}]
     items = []
     if can(user, Action.VIEW_LEDGER):
         items.append({"label": "台账", "url": reverse("ledger:index"), "key": "ledger"})

@@ -395,12 +395,6 @@ def full_views(user: User) -> QuerySet[AuditEvent]:
             .filter(scope_q(user)).order_by("-at", "-id"))
 
 
-def reads_of(subject: str, ids, limit: int = 50) -> list[AuditEvent]:
-    """Who read these records' personal data in full, newest first (for the person themself)."""
-    return list(AuditEvent.objects.filter(subject=subject, subject_id__in=list(ids), subject_id__isnull=False)
-                .order_by("-at", "-id")[:limit])
-
-
 def person_list(user: User, *, region: Region | None = None, status: str = "", care: str = "",
                 name: str = "") -> QuerySet[Person]:
     """The persons of a filtered list or export, inside the caller's scope (and REGION, already checked)."""

@@ -50,7 +50,7 @@ def _crumbs(user, region):
 def index(request):
     """The ledger's front page: the search box, the caller's territory and overdue visits."""
     if request.user.role == Role.RESIDENT:
-        return redirect("ledger:me")
+        return redirect("me")
     require(request.user, Action.VIEW_LEDGER, request)
     region = home_region(request.user)
     form = SearchForm(request.GET or None)
@@ -353,17 +353,14 @@ def access_log(request):
 
 @login_required
 def me(request):
-    """What the platform holds on the signed-in resident (matched by the keyed hash of their phone)."""
-    persons = list(services.persons_of_resident(request.user).select_related("household", "house__address", "grid"))
-    records = []
-    for p in persons:
-        records.append({
-            "person": p,
-            "care_tags": list(p.care_tags.all()),
-            "visits": list(p.visits.order_by("-visited_at")[:20]),
-            "views": queries.reads_of("ledger.person", [p.pk]),
-            "history": services.history("person", p.pk),
-        })
-    return render(request, "ledger/me.html", {"records": records})
+    """The resident's own records now live on one page of everything the platform holds on them."""
+    return redirect("me")
+
+
+def records_of_resident(user) -> list[dict]:
+    """The ledger's part of the resident's own page (front.views.my_data)."""
+    persons = list(services.persons_of_resident(user).select_related("household", "house__address", "grid"))
+    return [{"person": p, "care_tags": list(p.care_tags.all()), "visits": list(p.visits.order_by("-visited_at")[:20]),
+             "history": services.history("person", p.pk)} for p in persons]
 
 
