@@ -247,6 +247,8 @@ def _old_keys() -> list[str]:
 
 
 PRIVACY_OLD_KEYS = _old_keys()
+# At most this many persons in one ledger export with whole ID numbers and phones (each read audited).
+LEDGER_FULL_EXPORT_MAX = envint("LEDGER_FULL_EXPORT_MAX", 2000)
 
 # Disputes and petitions (矛盾纠纷、信访); see docs/disputes.md.
 # A dispute goes to the street's, then the district's mediation centre (矛调中心) when any

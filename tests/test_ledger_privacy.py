@@ -162,3 +162,25 @@ def test_wife_is_found_by_household_page_with_masked_members(client, users, peop
     person(users["community_staff"], people["elder"].household, WIFE_ID, "李奶奶", relation="spouse")
     html = login(client, users["community_staff"]).get("/ledger/household/HH-A1-0001/").content.decode()
     assert "王大爷" in html and "李奶奶" in html and WIFE_ID not in html
+
+
+def test_community_staff_export_in_full_with_a_reason_and_every_person_sees_it(client, users, people, settings):
+    login(client, users["community_staff"])
+    refused = client.post("/ledger/persons/", {"reason": "x"})
+    assert refused.status_code == 400 and "至少 4 个字" in refused.content.decode() and not reads().exists()
+    response = client.post("/ledger/persons/?q=王", {"reason": "报送民政高龄津贴名单"})
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    rows = [list(r) for r in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)]
+    assert rows[0][2:5] == ["出生日期", "公民身份号码", "联系电话"]
+    assert [r[0] for r in rows[1:]] == ["王大爷"] and rows[1][3:5] == [ELDER_ID, PHONE]
+    read = reads().get()
+    assert (read.subject_id, read.channel, read.reason) == (people["elder"].pk, "export", "报送民政高龄津贴名单")
+    settings.LEDGER_FULL_EXPORT_MAX = 0
+    too_many = client.post("/ledger/persons/", {"reason": "报送民政高龄津贴名单"})
+    assert too_many.status_code == 400 and "最多 0 人" in too_many.content.decode() and reads().count() == 1
+
+
+@pytest.mark.parametrize("role", ["grid_worker", "leader", "dispatcher"])
+def test_other_roles_cannot_export_in_full(client, users, people, role):
+    response = login(client, users[role]).post("/ledger/persons/", {"reason": "报送民政高龄津贴名单"})
+    assert response.status_code == 403 and not reads().exists()

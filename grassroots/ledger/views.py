@@ -272,11 +272,26 @@ def persons_page(request):
     if request.GET.get("format") == "xlsx":
         require(request.user, Action.EXPORT_LEDGER, request)
         return _xlsx(workbooks.export_persons(request.user, qs), f"persons-{timezone.localdate():%Y%m%d}.xlsx")
+    full_error = ""
+    if request.method == "POST":  # the export in full: a reason, every person's read audited
+        require(request.user, Action.EXPORT_LEDGER, request)
+        require(request.user, Action.VIEW_FULL_PERSON, request)
+        try:
+            data = workbooks.export_persons_full(request.user, qs, request.POST.get("reason", ""), request=request)
+        except workbooks.ExportRefused as exc:
+            full_error = str(exc)
+        else:
+            response = _xlsx(data, f"persons-full-{timezone.localdate():%Y%m%d}.xlsx")
+            response["Cache-Control"] = "no-store"
+            return response
     page = Paginator(qs.select_related("grid", "household"), 50).get_page(request.GET.get("page"))
+    may_export = can(request.user, Action.EXPORT_LEDGER)
     return render(request, "ledger/persons.html", {
-        "form": form, "page": page, "region": region, "may_export": can(request.user, Action.EXPORT_LEDGER),
-        "query": request.GET.urlencode(),
-    })
+        "form": form, "page": page, "region": region, "may_export": may_export,
+        "may_export_full": may_export and can(request.user, Action.VIEW_FULL_PERSON),
+        "full_error": full_error, "typed_reason": request.POST.get("reason", ""),
+        "full_max": settings.LEDGER_FULL_EXPORT_MAX, "query": request.GET.urlencode(),
+    }, status=400 if full_error else 200)
 
 
 @login_required

@@ -876,6 +876,49 @@ EXPORT_COLUMNS = ["姓名", "性别", "年龄", "公民身份号码", "联系电
                   "地址", "网格", "关爱/重点人群"]
 
 
+FULL_EXPORT_COLUMNS = ["姓名", "性别", "出生日期", "公民身份号码", "联系电话", "民族", "居住类型", "户号", "与户主关系",
+                       "地址", "网格", "关爱/重点人群"]
+
+
+class ExportRefused(ValueError):
+    """The message is for the user, in Chinese."""
+
+
+def export_persons_full(user: User, qs, reason: str, *, request=None) -> bytes:
+    """The filtered persons (already scoped) with their whole ID numbers, birth dates and phones, for
+    a role that may read them (community staff: a list for the civil-affairs office, say) and a stated
+    reason. Every person's read is audited before the file is made (lib.privacy.reveal_many), and a
+    file holds at most LEDGER_FULL_EXPORT_MAX persons: a whole district in clear is a leak waiting."""
+    from django.conf import settings
+
+    from grassroots.accounts.permissions import can
+    from grassroots.accounts.roles import Action
+
+    if not can(user, Action.VIEW_FULL_PERSON):
+        raise ExportRefused("您的角色无权导出完整个人信息")
+    cap = settings.LEDGER_FULL_EXPORT_MAX
+    persons = list(qs.select_related("household", "house__address", "grid").prefetch_related("care_tags")[:cap + 1])
+    if len(persons) > cap:
+        raise ExportRefused(f"含完整信息的导出每次最多 {cap} 人，请按网格、类别或姓名缩小范围")
+    try:
+        full = privacy.reveal_many(user, persons, ["id_number", "phone"], reason=reason, request=request,
+                                   label=lambda p: p.name, minimum=4)
+    except privacy.RevealRefused as exc:
+        raise ExportRefused(exc.message) from exc
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("人口")
+    ws.append(FULL_EXPORT_COLUMNS)
+    for p, values in zip(persons, full, strict=True):
+        ws.append([p.name, p.get_sex_display(), p.birth_date, values["id_number"], values["phone"], *_person_tail(p)])
+    return _save(wb)
+
+
+def _person_tail(p) -> list:
+    tags = "、".join(sorted({t.get_type_display() for t in p.care_tags.all() if t.next_visit_due is not None}))
+    return [p.ethnicity, p.get_status_display(), p.household.number if p.household_id else "",
+            p.get_relation_display() if p.relation else "", p.house.address.text if p.house_id else "", p.grid.name, tags]
+
+
 def export_persons(user: User, qs) -> bytes:
     """The filtered persons (already scoped) as .xlsx, masked as every role sees them on the pages
     (ID number and phone masked, the age beside them, never the birth date)."""
@@ -884,11 +927,7 @@ def export_persons(user: User, qs) -> bytes:
     ws.append(EXPORT_COLUMNS)
     qs = qs.select_related("household", "house__address", "grid").prefetch_related("care_tags")
     for p in qs.iterator(chunk_size=2000):
-        tags = "、".join(sorted({t.get_type_display() for t in p.care_tags.all() if t.next_visit_due is not None}))
-        ws.append([p.name, p.get_sex_display(), p.age, str(p.id_number), str(p.phone),
-                   p.ethnicity, p.get_status_display(), p.household.number if p.household_id else "",
-                   p.get_relation_display() if p.relation else "", p.house.address.text if p.house_id else "",
-                   p.grid.name, tags])
+        ws.append([p.name, p.get_sex_display(), p.age, str(p.id_number), str(p.phone), *_person_tail(p)])
     return _save(wb)
 
 

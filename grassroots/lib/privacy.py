@@ -579,3 +579,14 @@ def reveal(actor, record, field_names, *, reason: str, request=None, channel: st
     audit_read(actor, record, names, why, request=request, channel=channel, label=label,
                region_path=region_path or getattr(record, "region_path", "") or "")
     return {name: plain_of(getattr(record, name)) for name in names}
+
+
+def reveal_many(actor, records: list, field_names: list[str], *, reason: str, request=None, channel: str = "export",
+                label=str, minimum: int = REASON_MIN) -> list[dict[str, str]]:
+    """reveal() for many records at once (an export in full): one audit row per record, so each
+    person still sees the read among their own, all written before anything is decrypted."""
+    from grassroots.accounts.permissions import audit_reads
+
+    why = reason_text(reason, minimum=minimum)
+    audit_reads(actor, records, field_names, why, request=request, channel=channel, label=label)
+    return [{name: plain_of(getattr(r, name)) for name in field_names} for r in records]
