@@ -73,6 +73,7 @@ def measure(database_url: str, args) -> dict:
     os.environ["DEBUG"] = "0"  # Django would otherwise keep every query in memory
     os.environ["LOG_LEVEL"] = "WARNING"  # the log notification backend would print every reminder
     os.environ.setdefault("SECRET_KEY", "benchmark-only-not-secret")
+    os.environ.setdefault("PRIVACY_KEY", "benchmark-only-personal-data-key")
     import django
 
     django.setup()

@@ -18,7 +18,13 @@ then measure
     initials, address fragment), --runs times each on random persons, for a street-level and
     a city-level user; target p95 ≤ 50 ms;
   * the grid page: queries.grid_page for the smallest and the largest grid — query count
-    (must be the same) and time.
+    (must be the same) and time;
+  * the cost of sealing (lib.privacy): two more --cost-rows-row workbooks imported one after the
+    other, the first with ID numbers and phones sealed as the platform does (AES-GCM on write, on
+    every read to work out the mask), the second with sealing switched off (values kept in clear,
+    the digests as before) — the ratio is the cost of encryption on import, measured in the same
+    run; and import and search against the figures bench/README.md gave before every number was
+    sealed (issue 12), target within 1.5×.
 Figures are what this machine did; a missed target says so.
 """
 
@@ -40,6 +46,18 @@ BENCH_DATABASE = "grassroots_bench_ledger"
 IMPORT_TARGET = 2_000.0
 SEARCH_TARGET_MS = 50.0
 KINDS = ("id", "id6", "tail4", "phone", "name", "initials", "address")
+COST_TARGET = 1.5
+# bench/README.md before issue 12 (1,000,000 persons, 2-core VM): import rows/s new / again, search p95 ms.
+BEFORE = {
+    "sqlite": {"首次导入": 3_882, "重复导入": 7_955,
+               "街道": {"id": 0.9, "id6": 1.2, "tail4": 2.0, "phone": 1.0, "name": 2.1, "initials": 2.9, "address": 19.0},
+               "全市": {"id": 1.1, "id6": 1.8, "tail4": 7.3, "phone": 1.5, "name": 3.4, "initials": 3.5, "address": 6.2}},
+    "postgresql": {"首次导入": 4_045, "重复导入": 7_293,
+                   "街道": {"id": 3.3, "id6": 3.0, "tail4": 3.9, "phone": 2.5, "name": 8.7, "initials": 6.3,
+                            "address": 18.5},
+                   "全市": {"id": 2.2, "id6": 3.5, "tail4": 19.0, "phone": 2.6, "name": 4.8, "initials": 6.0,
+                            "address": 14.2}},
+}
 
 
 def measure(database_url: str, args) -> dict:
@@ -48,6 +66,7 @@ def measure(database_url: str, args) -> dict:
     os.environ["DEBUG"] = "0"
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-not-secret")
+    os.environ.setdefault("PRIVACY_KEY", "benchmark-only-personal-data-key")
     import django
 
     django.setup()
@@ -87,6 +106,8 @@ def measure(database_url: str, args) -> dict:
     out["grid_page"] = grid_page()
     print(f"[{name}] 导入 {args.rows:,} 行…", flush=True)
     out["import"] = import_rate(args.rows, args.seed)
+    print(f"[{name}] 加密开销：密文与明文各导入 {args.cost_rows:,} 行…", flush=True)
+    out["cost"] = sealing_cost(args.cost_rows, args.seed)
     return out
 
 
@@ -158,7 +179,7 @@ def grid_page() -> dict:
     return out
 
 
-def _workbook(rows: int, seed: int) -> bytes:
+def _workbook(rows: int, seed: int, prefix: str = "B") -> bytes:
     from datetime import date, timedelta
 
     from openpyxl import Workbook
@@ -176,11 +197,11 @@ def _workbook(rows: int, seed: int) -> bytes:
         ws.append([h for h, _k, _r in SHEETS[name]])
     used = set()
     for i in range(a):
-        code = f"BENCH{i:07d}"
+        code = f"{prefix}ENCH{i:07d}"
         grid = grids[i % len(grids)]
         sheets["地址"].append([code, grid, "导入花园", str(1 + i // 300), str(1 + i % 3), str(101 + i % 300), None, None])
         sheets["房屋"].append([code, "住宅", f"{rng.uniform(40, 140):.2f}", None, None, "自住"])
-        sheets["户"].append([f"BHH{i:07d}", code, None])
+        sheets["户"].append([f"{prefix}HH{i:07d}", code, None])
         for j in range(2):
             while True:
                 birth = date(2000, 1, 1) - timedelta(days=rng.randrange(0, 60 * 365))
@@ -189,7 +210,7 @@ def _workbook(rows: int, seed: int) -> bytes:
                     used.add(number)
                     break
             sheets["人口"].append([number, f"测试{i}{j}", f"1390000{rng.randrange(10_000):04d}", "汉族", "常住",
-                                   f"BHH{i:07d}", "户主" if j == 0 else "配偶", "2021-03-01", None])
+                                   f"{prefix}HH{i:07d}", "户主" if j == 0 else "配偶", "2021-03-01", None])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -211,6 +232,28 @@ def import_rate(rows: int, seed: int) -> dict:
                       "errors": len(result.errors),
                       "created": sum(c.created for c in result.counts.values())}
     out["新增人口"] = Person.objects.count() - before
+    return out
+
+
+def sealing_cost(rows: int, seed: int) -> dict:
+    """Import two fresh workbooks of ROWS rows: sealed as the platform does, then with lib.privacy.seal
+    switched to keeping the clear value (the baseline: no AES on write, none on read for the mask)."""
+    from grassroots.ledger.workbooks import VALID_ROWS, import_workbook
+    from grassroots.lib import privacy
+
+    user = _users()["全市"]
+    out = {}
+    sealing = privacy.seal
+    for label, prefix, seal in (("密文", "S", sealing), ("明文（对照）", "C", lambda value: value)):
+        data = _workbook(rows, seed + (1 if prefix == "S" else 2), prefix=prefix)
+        privacy.seal = seal
+        try:
+            t0 = time.perf_counter()
+            result = import_workbook(user, data, mode=VALID_ROWS)
+            seconds = time.perf_counter() - t0
+        finally:
+            privacy.seal = sealing
+        out[label] = {"rows": result.total_rows, "rate": result.total_rows / seconds, "errors": len(result.errors)}
     return out
 
 
@@ -236,6 +279,21 @@ def table(r: dict) -> list[str]:
     same = len({v["queries"] for v in g.values()}) == 1
     lines += [f"网格页（查询数不随网格大小增长：{'是' if same else '否'}）："] + format_table(
         ["", "人口", "查询数", "p50 ms"], rows)
+    cost = r["cost"]
+    sealed, clear = cost["密文"], cost["明文（对照）"]
+    lines += [f"加密开销（同一次运行；密文导入慢 {clear['rate'] / sealed['rate']:.2f} 倍，目标 ≤ {COST_TARGET}）："] + format_table(
+        ["", "行数", "行/秒", "错误"], [[k, f"{v['rows']:,}", f"{v['rate']:,.0f}", str(v["errors"])] for k, v in cost.items()])
+    before = BEFORE.get(r["database"].split()[0])
+    if before:
+        rows = [[f"导入·{label}", f"{before[label]:,} 行/秒", f"{imp[label]['rate']:,.0f} 行/秒",
+                 f"{before[label] / imp[label]['rate']:.2f}", verdict(before[label] / imp[label]['rate'] <= COST_TARGET)]
+                for label in ("首次导入", "重复导入")]
+        rows += [[f"查找·{s['user']}·{s['kind']}", f"{before[s['user']][s['kind']]:.1f} ms", f"{s['p95']:.1f} ms",
+                  f"{s['p95'] / before[s['user']][s['kind']]:.2f}",
+                  verdict(s["p95"] <= max(COST_TARGET * before[s["user"]][s["kind"]], before[s["user"]][s["kind"]] + 1.0))]
+                 for s in r["search"]]
+        lines += [f"与全部号码加密前的数字比较（bench/README.md，目标 ≤ {COST_TARGET} 倍；查找 p95 在 1 ms 内的差别视为噪声）："] + \
+            format_table(["", "之前", "现在", "倍数", ""], rows)
     return lines
 
 
@@ -245,11 +303,12 @@ def main() -> int:
     parser.add_argument("--persons", type=int, default=1_000_000, help="人口数（默认 100 万）")
     parser.add_argument("--rows", type=int, default=100_000, help="导入测速的工作簿行数（默认 10 万）")
     parser.add_argument("--runs", type=int, default=60, help="每种查找方式的次数")
+    parser.add_argument("--cost-rows", type=int, default=20_000, help="加密开销对照中每个工作簿的行数（默认 2 万）")
     parser.add_argument("--seed", type=int, default=1)
     add_database_options(parser, BENCH_DATABASE)
     args = parser.parse_args()
     child_args = ["--scale", args.scale, "--seed", str(args.seed), "--persons", str(args.persons), "--rows", str(args.rows),
-                  "--runs", str(args.runs)]
+                  "--runs", str(args.runs), "--cost-rows", str(args.cost_rows)]
     return run_on_databases(args, script=__file__, child_args=child_args, database=BENCH_DATABASE, measure=measure,
                             table=table)
 

@@ -41,6 +41,7 @@ def measure(database_url: str, scale: str, seed: int, points: int, runs: int) ->
     # Production-like: with DEBUG on, Django would also record every query it runs.
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "benchmark-only-not-secret")
+    os.environ.setdefault("PRIVACY_KEY", "benchmark-only-personal-data-key")
     import django
 
     django.setup()
