@@ -26,6 +26,8 @@ Environment variables (all optional in development):
   RATE_LIMIT_MISS         failed tracking-code / request-id lookups (default 20/h)
   RATE_LIMIT_CACHE_URL    where those counters live: redis://… or "db" (default: process memory)
   NOTIFICATION_BACKENDS   comma separated: log (default), webhook, sms
+  BACKUP_DIR              where `grassroots backup` writes when no --output is given (default var/backups)
+  PG_BIN_DIR              the folder of pg_dump / pg_restore when they are not on PATH
 """
 
 from pathlib import Path
@@ -65,6 +67,7 @@ INSTALLED_APPS = [
     "grassroots.front",
     "grassroots.api",
     "grassroots.generator",
+    "grassroots.operations",
 ]
 
 MIDDLEWARE = [
@@ -110,7 +113,7 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default lives under var/; make the folder so a fresh checkout just works.
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # WAL lets the worker and the web server share the file; IMMEDIATE avoids lock upgrades.
     # A page cache of SQLITE_CACHE_MB per connection (SQLite's default is 2 MB) and the file
     # mapped into memory: at a million cases the indexes a write touches no longer fit in 2 MB,
@@ -174,6 +177,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# Uploads (case photos…) and the folders made for them are readable by the platform's account only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 
 def _leaflet_dir() -> str:
@@ -269,6 +275,11 @@ PETITION_LIMITS = {"accept": 15, "handle": 60, "extension": 30, "request": 30, "
 PETITION_WORKDAYS = envbool("PETITION_WORKDAYS", False)
 PETITION_WARN_DAYS = envint("PETITION_WARN_DAYS", 3)
 LAW_CORPUS_DIR = Path(envstr("LAW_CORPUS_DIR", str(VAR_DIR / "laws")))
+
+# Backups (grassroots/operations, docs/operations.md): `grassroots backup` writes here unless
+# --output says otherwise; pg_dump / pg_restore come from PG_BIN_DIR when set, else from PATH.
+BACKUP_DIR = Path(envstr("BACKUP_DIR", str(VAR_DIR / "backups")))
+PG_BIN_DIR = envstr("PG_BIN_DIR", "")
 
 # Rate limits on the public reads (grassroots/lib/ratelimit.py): "count/period", period s/m/h/d
 # ("10/5m" = ten per five minutes); empty or 0 switches a limit off.

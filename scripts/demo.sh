@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Install, migrate, load the demo city when the database is empty, print one login per
-# role and serve http://127.0.0.1:8000 — on the embedded SQLite database under var/.
-# The demo runs as a deployment would (DEBUG off, a secret key of its own), over plain
-# HTTP on the loopback address, serving static files from the installed packages.
+# Install, migrate, load the demo city when the database is empty, print one login per role and
+# serve http://127.0.0.1:8000 (or --addr HOST:PORT) through gunicorn with one `grassroots worker`
+# beside it — on the embedded SQLite database under var/.
+# The demo runs as a deployment would (DEBUG off, a secret key of its own, gunicorn, static files
+# through whitenoise from the installed packages), over plain HTTP. Everything under var/ is
+# readable by this account only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=$(./scripts/bootstrap.sh)
+umask 077
 mkdir -p var
+chmod 700 var
 if [ ! -s var/secret_key ]; then
   "$py" -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
   chmod 600 var/secret_key

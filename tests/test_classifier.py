@@ -107,6 +107,8 @@ def test_fast_features_match_scikit_learn(model):
 
 def test_save_and_load_give_the_same_suggestions(model, tmp_path):
     path = classifier.save(model, tmp_path / "models" / "classifier.joblib")
+    # Owner-only whatever this process's umask is (bootstrap and tests run with 022).
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
     loaded = classifier.load(path)
     for text, _ in CLEAR_TEXTS:
         assert classifier.suggest(text, model=loaded) == classifier.suggest(text, model=model)

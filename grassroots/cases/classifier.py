@@ -324,13 +324,16 @@ def train(extra_examples: Iterable[tuple[str, str]] = (), names: Mapping[str, st
 
 
 def save(model: Model, path: str | Path) -> Path:
-    """Write the model with joblib (atomically: a half-written file is never loaded)."""
+    """Write the model with joblib (atomically: a half-written file is never loaded), owner-only."""
     import joblib
 
+    from grassroots.lib.files import make_private, private_dir
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     partial = path.with_name(path.name + ".partial")
     joblib.dump(model, partial, compress=3)
+    make_private(partial)  # owner-only, whatever the umask of the process (lib/files.py)
     partial.replace(path)
     return path
 

