@@ -131,7 +131,8 @@ def _check_target(manifest: dict, force: bool):
             pg_restore, _ = postgres.tool("pg_restore", max(server, manifest["database"].get("pg_dump_major", 0)))
         filled = _tables_with_records()
     except DatabaseError as exc:
-        raise Refused(f"无法连接目标数据库（{exc}）：请先创建它（PostgreSQL：createdb），并检查 DATABASE_URL。") from exc
+        raise Refused(f"无法读取目标数据库（{exc}）：请检查 DATABASE_URL；PostgreSQL 的数据库须先创建（createdb）。"
+                      f"未做任何改动。") from exc
     media = _media_files()
     if (filled or media) and not force:
         what = []
