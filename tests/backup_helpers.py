@@ -1,7 +1,7 @@
 """Run inside `grassroots shell -c` by the backup and demo tests, against an installation of its
 own (GRASSROOTS_VAR_DIR, DATABASE_URL): records made through the real intake service, and a
-description of what a database holds, read back through the platform (decrypted fields and
-pages included), printed as JSON for the test to compare."""
+description of what a database holds, read back through the platform (sealed ID numbers and
+phones as stored and decrypted, and pages), printed as JSON for the test to compare."""
 
 import datetime
 import hashlib
@@ -51,14 +51,18 @@ def write_cases(stop: str) -> None:
         i += 1
 
 
-def _decrypt(token: str) -> str:
-    from grassroots.ledger.crypto import decrypt
+def _value(value):
+    """A sealed ID number or phone as the column stores it and as the platform reads it back
+    (privacy.plain_of raises DecryptionFailed under a wrong key)."""
+    from grassroots.lib.privacy import Sealed, plain_of
 
-    return decrypt(token)
+    if isinstance(value, Sealed):
+        return {"token": value.token, "plain": plain_of(value), "mask": str(value)}
+    return value
 
 
 def _fields(obj) -> dict:
-    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+    return {f.attname: _value(getattr(obj, f.attname)) for f in obj._meta.concrete_fields}
 
 
 def _sample(queryset) -> list:
@@ -92,7 +96,7 @@ def _pages(out: dict) -> None:
     community = User.objects.get(username="community")
     person = Person.objects.filter(region_path__startswith=community.region.path).order_by("pk").first()
     for user, url, marks in ((dispatcher, f"/cases/{case.number}/", [case.number, case.title]),
-                             (community, f"/ledger/person/{person.pk}/", [person.name, person.id_masked]),
+                             (community, f"/ledger/person/{person.pk}/", [person.name, str(person.id_number)]),
                              (dispatcher, "/cases/", [])):
         client = Client()
         client.force_login(user)
@@ -125,12 +129,9 @@ def describe(pages: bool = True) -> None:
         for table in connection.introspection.table_names():
             cursor.execute(f'SELECT COUNT(*) FROM "{table}"')
             counts[table] = cursor.fetchone()[0]
-    persons = _sample(Person.objects.all())
-    for p in persons:
-        p["id_number"], p["phone"] = _decrypt(p["id_cipher"]), _decrypt(p["phone_cipher"])
     out = {
         "counts": counts,
-        "persons": persons,
+        "persons": _sample(Person.objects.all()),
         "cases": _sample(Case.objects.all()),
         "users": _sample(User.objects.all()),
         "regions": _sample(Region.objects.all()),

@@ -46,7 +46,7 @@ def postgres_reachable() -> bool:
 class Installation:
     """One platform installation under ROOT/NAME. VENDOR "postgresql" gets a fresh database."""
 
-    def __init__(self, root: Path, name: str, *, vendor: str | None = None, ledger_key: str = "",
+    def __init__(self, root: Path, name: str, *, vendor: str | None = None, privacy_key: str = "",
                  model: Path | None = None):
         self.name = name
         self.var = root / name  # made by the platform itself, as on a new server
@@ -66,9 +66,9 @@ class Installation:
         self.keys = root / f"{name}-keys"
         self.keys.mkdir(parents=True)
         self.secret_key = secrets.token_urlsafe(50)
-        self.ledger_key = ledger_key or "test-ledger-key-" + "k" * 32
+        self.privacy_key = privacy_key or "test-privacy-key-" + "k" * 32
         (self.keys / "secret_key").write_text(self.secret_key)
-        (self.keys / "ledger_key").write_text(self.ledger_key)
+        (self.keys / "privacy_key").write_text(self.privacy_key)
         self.model = model
 
     @property
@@ -85,7 +85,7 @@ class Installation:
         env.update(
             DATABASE_URL=self.url, GRASSROOTS_VAR_DIR=str(self.var), DEBUG="0", STATIC_MANIFEST="0",
             SECURE_COOKIES="0", ALLOWED_HOSTS="127.0.0.1,localhost",
-            SECRET_KEY_FILE=str(self.keys / "secret_key"), LEDGER_KEY_FILE=str(self.keys / "ledger_key"),
+            SECRET_KEY_FILE=str(self.keys / "secret_key"), PRIVACY_KEY_FILE=str(self.keys / "privacy_key"),
             PYTHONPATH=str(REPO),
         )
         if self.model:

@@ -83,9 +83,9 @@ def test_a_backup_restores_into_an_empty_database_record_for_record(source, inst
     assert len(media) == 3 and all(rel.startswith("media/cases/") for rel in media)
     assert "notes/key-copy.txt" in source["backup"].stderr
     data = archive.read_bytes()
-    for key in (site.secret_key, site.ledger_key):
+    for key in (site.secret_key, site.privacy_key):
         assert key.encode() not in data
-    assert len(manifest["keys"]["privacy"]) == 16  # a fingerprint of the key, not the key
+    assert len(manifest["keys"]["privacy"]) == 8  # the key's id, not the key
 
     target = installations("restored")
     done = target.run("restore", archive)
@@ -95,8 +95,9 @@ def test_a_backup_restores_into_an_empty_database_record_for_record(source, inst
     assert {t: after["counts"][t] for t in manifest["tables"]} == manifest["tables"]
     assert record_view(after) == record_view(before)  # every field, to the microsecond
     persons = after["persons"]
-    assert all(len(p["id_number"]) == 18 and p["id_cipher"].startswith("v1:") for p in persons)
-    assert any(p["phone"] for p in persons)
+    assert all(len(p["id_number"]["plain"]) == 18 and p["id_number"]["token"].startswith("v2:") for p in persons)
+    assert any(p["phone"]["plain"] for p in persons)
+    assert all(c["reporter_phone"]["plain"] for c in after["cases"] if c["reporter_phone"]["token"])
     assert [a["digest"] for a in after["attachments"]][-3:] == [a["digest"] for a in before["attachments"]][-3:]
     assert all(a["digest"] != "missing" for a in after["attachments"])
     assert after["pages"] == before["pages"]
@@ -253,9 +254,9 @@ def test_a_freshly_migrated_database_counts_as_empty(source, installations):
 
 
 def test_restore_warns_when_the_configured_key_is_not_the_one_the_data_was_written_with(source, installations):
-    target = installations("otherkey", ledger_key="another-key-" + "z" * 40)
+    target = installations("otherkey", privacy_key="another-key-" + "z" * 40)
     done = target.run("restore", source["archive"])
-    assert "不是写入快照时的密钥" in done.stderr and "LEDGER_KEY" in done.stderr
+    assert "不是写入快照时的密钥" in done.stderr and "PRIVACY_KEY" in done.stderr
     unreadable = target.shell("from tests.backup_helpers import describe; describe(pages=False)", check=False)
     assert unreadable.returncode != 0 and "DecryptionFailed" in unreadable.stderr
 

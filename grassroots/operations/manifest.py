@@ -15,14 +15,14 @@ manifest.json:
     migrations               {app: [applied migration names]} as in the snapshot
     tables                   {table: row count} as in the snapshot, counted at the instant it was taken
     files                    {relative path: {"sha256", "size"}} of every file but the manifest
-    keys                     fingerprints of the personal-data key(s): HMAC-SHA256 under the key of a
-                             fixed label, so restore can tell whether the configured key is the one
-                             the data was written with; they reveal nothing about the key itself.
+    keys                     the ids of the personal-data keys (PRIVACY_KEY, PRIVACY_OLD_KEYS): an
+                             HMAC-SHA256 of a fixed label under each key (lib.privacy.key_id), so
+                             restore can tell whether the configured key is the one the data was
+                             written with; they reveal nothing about the keys themselves.
 No key is ever in a snapshot (docs/operations.md: backups are restored with the same key).
 """
 
 import hashlib
-import hmac
 import json
 import os
 from pathlib import Path
@@ -33,7 +33,6 @@ MANIFEST = "manifest.json"
 DB_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 MEDIA = "media"
 VENDOR_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-_FINGERPRINT_LABEL = b"grassroots-backup-key-fingerprint-v1"
 _CHUNK = 1 << 20
 
 
@@ -75,42 +74,32 @@ def walk(root: Path) -> tuple[list[str], list[str]]:
 # --- the personal-data key, by fingerprint only --------------------------------------------------
 
 
-def privacy_keys() -> tuple[str, str, list]:
-    """(setting name, key in use, old keys still read) of the personal-data key, read by setting
-    name: PRIVACY_KEY / PRIVACY_OLD_KEYS, or LEDGER_KEY where those do not exist yet."""
+def key_fingerprints() -> dict:
+    """The key ids (lib.privacy.key_id: an HMAC of a fixed label under the key, as in every
+    "v2:<kid>:…" value) of PRIVACY_KEY and PRIVACY_OLD_KEYS."""
     from django.conf import settings
 
-    if getattr(settings, "PRIVACY_KEY", None):
-        return "PRIVACY_KEY", settings.PRIVACY_KEY, list(getattr(settings, "PRIVACY_OLD_KEYS", None) or [])
-    return "LEDGER_KEY", getattr(settings, "LEDGER_KEY", "") or "", []
+    from grassroots.lib.privacy import key_id
 
-
-def fingerprint(key: str | bytes) -> str:
-    raw = key.encode() if isinstance(key, str) else bytes(key)
-    return hmac.new(raw, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
-
-
-def key_fingerprints() -> dict:
-    setting, current, old = privacy_keys()
-    return {"setting": setting, "privacy": fingerprint(current), "privacy_old": [fingerprint(k) for k in old]}
+    return {"setting": "PRIVACY_KEY", "privacy": key_id(settings.PRIVACY_KEY),
+            "privacy_old": [key_id(k) for k in settings.PRIVACY_OLD_KEYS]}
 
 
 def key_warning(manifest: dict) -> str:
-    """A warning when the configured key cannot read what the snapshot was written with."""
+    """A warning when the configured keys cannot read what the snapshot was written with."""
     written = manifest.get("keys") or {}
     if not written.get("privacy"):
         return ""
     now = key_fingerprints()
     readable = {now["privacy"], *now["privacy_old"]}
-    lacking = [fp for fp in [written["privacy"], *written.get("privacy_old", [])] if fp not in readable]
+    lacking = [kid for kid in [written["privacy"], *written.get("privacy_old", [])] if kid not in readable]
     if not lacking:
         return ""
     if written["privacy"] in readable:
-        return (f"警告：写入快照时还有用旧密钥加密的数据（密钥轮换未完成），当前配置缺少指纹为 {'、'.join(lacking)} "
-                f"的旧密钥：这部分身份证号和电话将无法解密。请把原来的旧密钥加回配置。")
-    return (f"警告：当前配置的个人信息密钥（{now['setting']}，指纹 {now['privacy']}）不是写入快照时的密钥"
-            f"（指纹 {written['privacy']}）：恢复后身份证号和电话无法解密。请配置原来的密钥"
-            f"（{written.get('setting', 'LEDGER_KEY')}）后再启动平台。")
+        return (f"警告：快照写入时密钥轮换尚未完成，其中可能有用旧密钥（{'、'.join(lacking)}）加密的数据，"
+                f"而当前配置没有这个旧密钥：请把它加回 PRIVACY_OLD_KEYS，否则这部分身份证号和电话无法解密。")
+    return (f"警告：当前配置的个人信息密钥（PRIVACY_KEY，密钥编号 {now['privacy']}）不是写入快照时的密钥"
+            f"（密钥编号 {written['privacy']}）：恢复后身份证号和电话无法解密。请配置原来的密钥后再启动平台。")
 
 
 # --- what the database holds -----------------------------------------------------------------
