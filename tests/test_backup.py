@@ -261,6 +261,16 @@ def test_restore_warns_when_the_configured_key_is_not_the_one_the_data_was_writt
     assert unreadable.returncode != 0 and "DecryptionFailed" in unreadable.stderr
 
 
+def test_a_snapshot_of_a_newer_platform_is_refused(source, untouched, root):
+    folder = unpack(source["archive"], root / "newer")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["migrations"]["cases"].append("9999_from_the_future")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    done = untouched.run("restore", folder, check=False)
+    assert done.returncode == 1 and "更新版本的平台" in done.stderr and "cases.9999_from_the_future" in done.stderr
+    assert untouched.tables() == [] and not untouched.media.exists()
+
+
 def test_restore_check_reads_a_snapshot_without_changing_anything(source, untouched):
     target = untouched
     done = target.run("restore", "--check", source["archive"])
