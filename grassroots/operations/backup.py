@@ -154,7 +154,7 @@ def _key_files() -> tuple[set[Path], set[bytes]]:
 
 
 def _copy_media(into: Path) -> tuple[dict, list[str]]:
-    """Copy every file under MEDIA_ROOT into INTO, hashing as it goes; key files and the
+    """Copy every file under MEDIA_ROOT into INTO and checksum the copy; key files and the
     database's own files are left out (and reported)."""
     root = Path(settings.MEDIA_ROOT)
     files, skipped = {}, []

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         except Refused as exc:
             raise CommandError(str(exc)) from exc
         for rel in done.skipped:
-            self.stderr.write(f"未备份 media/{rel}：它是密钥文件或含有密钥。")
+            self.stderr.write(f"未备份 media/{rel}：它是密钥文件、含有密钥，或是数据库文件本身。")
         size = done.path.stat().st_size
         self.stdout.write(f"已备份：{done.path}（{size / 1024 / 1024:.1f} MB）")
         self.stdout.write(f"  数据库 {done.manifest['database']['vendor']}：{len(done.manifest['tables'])} 张表，"
