@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "axes",
+    "grassroots.lib",
     "grassroots.territory",
     "grassroots.accounts",
     "grassroots.ledger",
