@@ -255,6 +255,9 @@ def test_a_freshly_migrated_database_counts_as_empty(source, installations):
 
 def test_restore_warns_when_the_configured_key_is_not_the_one_the_data_was_written_with(source, installations):
     target = installations("otherkey", privacy_key="another-key-" + "z" * 40)
+    checked = target.run("restore", "--check", source["archive"])
+    assert "快照完整" in checked.stdout and "不是写入快照时的密钥" in checked.stderr
+    assert target.tables() == []
     done = target.run("restore", source["archive"])
     assert "不是写入快照时的密钥" in done.stderr and "PRIVACY_KEY" in done.stderr
     unreadable = target.shell("from tests.backup_helpers import describe; describe(pages=False)", check=False)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from grassroots.operations import restore
-from grassroots.operations.manifest import Refused
+from grassroots.operations.manifest import Refused, key_warning
 
 
 class Command(BaseCommand):
@@ -31,6 +31,8 @@ class Command(BaseCommand):
                f"{manifest['database']['vendor']}：{len(manifest['tables'])} 张表、{rows:,} 行，上传文件 {media} 个）。"
         if check:
             self.stdout.write(head)
+            if warning := key_warning(manifest):
+                self.stderr.write(warning)
             return
         self.stdout.write(f"已恢复：{len(manifest['tables'])} 张表、{rows:,} 行（每张表的行数与清单一致），"
                           f"上传文件 {done.media_files} 个。")
