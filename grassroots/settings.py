@@ -26,6 +26,10 @@ Environment variables (all optional in development):
   RATE_LIMIT_MISS         failed tracking-code / request-id lookups (default 20/h)
   RATE_LIMIT_CACHE_URL    where those counters live: redis://… or "db" (default: process memory)
   NOTIFICATION_BACKENDS   comma separated: log (default), webhook, sms
+  SMS_BACKEND             one-time codes for residents: log (default: the log, phone masked), gateway
+                          (POST JSON to SMS_GATEWAY_URL) or a dotted path (grassroots/lib/sms.py)
+  SMS_CODE_MINUTES        how long a code is valid (default 5); SMS_CODE_ATTEMPTS tries per code (5)
+  RATE_LIMIT_SMS_PHONE    codes per phone (default 5/h); RATE_LIMIT_SMS_ADDRESS per client address (20/h)
   BACKUP_DIR              where `grassroots backup` writes when no --output is given (default var/backups)
   PG_BIN_DIR              the folder of pg_dump / pg_restore when they are not on PATH
 """
@@ -83,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "grassroots.accounts.middleware.PasswordChangeMiddleware",
     "grassroots.front.middleware.DeniedMiddleware",
 ]
 
@@ -140,11 +145,23 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Every password anyone sets (the change form, an administrator's form, the API, the account sheet,
+# create_staff) passes these; the messages show in Chinese (accounts.services.password_problems).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("username", "full_name", "email")}},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Residents' one-time SMS codes (accounts.services.send_code, grassroots/lib/sms.py).
+SMS_BACKEND = envstr("SMS_BACKEND", "log")
+SMS_GATEWAY_URL = envstr("SMS_GATEWAY_URL", "")
+SMS_CODE_MINUTES = envint("SMS_CODE_MINUTES", 5)
+SMS_CODE_ATTEMPTS = envint("SMS_CODE_ATTEMPTS", 5)
+SMS_RESEND_SECONDS = envint("SMS_RESEND_SECONDS", 60)
+RATE_LIMIT_SMS_PHONE = envstr("RATE_LIMIT_SMS_PHONE", "5/h")
+RATE_LIMIT_SMS_ADDRESS = envstr("RATE_LIMIT_SMS_ADDRESS", "20/h")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -24,6 +24,9 @@ class User(AbstractUser):
     department = models.ForeignKey(
         "territory.Department", verbose_name="所属部门", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
+    # Set when an administrator chose the password (a new account, a reset): every page then leads
+    # to the change form until the person picks their own (accounts.middleware). API tokens are unaffected.
+    must_change_password = models.BooleanField("须修改密码", default=False)
 
     class Meta:
         verbose_name = "用户"
@@ -80,6 +83,17 @@ class AuditEvent(models.Model):
         CASE_PHONE = "case_phone", "查看反映人完整电话"  # before 2026-12: now PERSONAL_DATA
         LEDGER_FULL = "ledger_full", "查看台账完整个人信息"  # before 2026-12: now PERSONAL_DATA
         PERSONAL_DATA = "personal_data", "查看完整个人信息"
+        ACCOUNT_CREATED = "account_created", "创建账户"
+        ACCOUNT_CHANGED = "account_changed", "修改账户"
+        ACCOUNT_DISABLED = "account_disabled", "停用账户"
+        ACCOUNT_ENABLED = "account_enabled", "启用账户"
+        ACCOUNT_UNLOCKED = "account_unlocked", "解除登录锁定"
+        PASSWORD_RESET = "password_reset", "重置密码"
+        PASSWORD_CHANGED = "password_changed", "修改本人密码"
+        ACCOUNTS_IMPORTED = "accounts_imported", "批量导入账户"
+        RESIDENT_REGISTERED = "resident_registered", "居民注册"
+        SMS_LOGIN = "sms_login", "短信验证码登录"
+        SMS_FAILED = "sms_failed", "短信验证码错误"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -111,3 +125,27 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.get_kind_display()} {self.username}"
+
+
+class PhoneCode(models.Model):
+    """A one-time SMS code (居民注册、短信登录). Only a keyed hash of the code is kept, and the phone
+    only as its digest; a code expires (SMS_CODE_MINUTES) and allows SMS_CODE_ATTEMPTS tries."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register", "注册"
+        LOGIN = "login", "登录"
+
+    phone_digest = models.CharField(max_length=64, db_index=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "短信验证码"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.created_at:%Y-%m-%d %H:%M}"

@@ -175,7 +175,8 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def audit(kind: str, *, user: User | None = None, username: str = "", request=None, detail: str = "") -> None:
+def audit(kind: str, *, user: User | None = None, username: str = "", request=None, detail: str = "",
+          region_path: str = "") -> None:
     AuditEvent.objects.create(
         kind=kind,
         user=user if user is not None and user.is_authenticated else None,
@@ -183,6 +184,7 @@ def audit(kind: str, *, user: User | None = None, username: str = "", request=No
         ip=client_ip(request),
         path=(request.get_full_path()[:300] if request is not None else ""),
         detail=detail[:500],
+        region_path=region_path,
     )
 
 
