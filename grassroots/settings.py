@@ -146,13 +146,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # Every password anyone sets (the change form, an administrator's form, the API, the account sheet,
-# create_staff) passes these; the messages show in Chinese (accounts.services.password_problems).
+# create_staff) passes these, with Chinese messages (accounts/validators.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+    {"NAME": "grassroots.accounts.validators.UserAttributeSimilarityValidator",
      "OPTIONS": {"user_attributes": ("username", "full_name", "email")}},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "grassroots.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "grassroots.accounts.validators.CommonPasswordValidator"},
+    {"NAME": "grassroots.accounts.validators.NumericPasswordValidator"},
 ]
 # Residents' one-time SMS codes (accounts.services.send_code, grassroots/lib/sms.py).
 SMS_BACKEND = envstr("SMS_BACKEND", "log")

@@ -137,6 +137,18 @@ def users(tree):
     return u
 
 
+@pytest.fixture
+def admins(users, tree):
+    """A global administrator, the 东华门街道 administrator and the 西长安街街道 one (besides users["admin"],
+    东城区's)."""
+    return {
+        "all": create_staff("admin_all", PASSWORD, Role.ADMIN, full_name="全局管理员"),
+        "street": create_staff("admin_st", PASSWORD, Role.ADMIN, full_name="街道管理员", region=tree["street"]),
+        "street_x": create_staff("admin_x", PASSWORD, Role.ADMIN, full_name="西城街道管理员", region=tree["street_x"]),
+    }
+
+
+
 # --- a real browser --------------------------------------------------------------------
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

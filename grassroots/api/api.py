@@ -16,6 +16,7 @@ from grassroots.api.disputes import router as disputes_router
 from grassroots.api.docs import LocalSwagger
 from grassroots.api.ledger import router as ledger_router
 from grassroots.api.territory import router as territory_router
+from grassroots.api.users import router as users_router
 
 DESCRIPTION = """\
 基层社会治理平台的 REST 接口。
@@ -50,6 +51,7 @@ api = NinjaAPI(
     openapi_extra={
         "tags": [
             {"name": "账户", "description": "当前用户与个人接口令牌"},
+            {"name": "账户管理", "description": "系统管理员在本人管理范围内创建、修改、停用、启用账户，解除锁定，重置密码"},
             {"name": "辖区", "description": "省→市→区/县→街道/乡镇→社区/村→网格 的辖区树"},
             {"name": "网格", "description": "网格与坐标查询（网格进图）"},
             {"name": "部门", "description": "各区县的职能部门"},
@@ -61,6 +63,7 @@ api = NinjaAPI(
 )
 errors.install(api)
 api.add_router("", accounts_router)
+api.add_router("", users_router)
 api.add_router("", territory_router)
 api.add_router("", cases_router)
 api.add_router("", ledger_router)
