@@ -148,7 +148,6 @@ def admins(users, tree):
     }
 
 
-
 # --- a real browser --------------------------------------------------------------------
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
