@@ -586,35 +586,36 @@ def check_code(phone: str, purpose: str, code: str, *, request=None) -> str:
         raise CodeRefused("验证码应为 6 位数字", "code")
     digest = privacy.digest("phone", digits)
     now = timezone.now()
-    with transaction.atomic():
+    refusal = None
+    with transaction.atomic():  # the failed attempt is counted even though the caller is refused
         record = (PhoneCode.objects.select_for_update()
                   .filter(phone_digest=digest, purpose=purpose, used_at__isnull=True).first())
         if record is None:
-            raise CodeRefused("请先获取验证码", "code")
-        if record.expires_at <= now:
-            raise CodeRefused("验证码已过期，请重新获取", "code")
-        if record.attempts >= settings.SMS_CODE_ATTEMPTS:
-            raise CodeRefused("验证码错误次数过多，请重新获取", "code")
-        if not hmac.compare_digest(record.code_hash, _code_hash(digest, purpose, code)):
+            refusal = "请先获取验证码"
+        elif record.expires_at <= now:
+            refusal = "验证码已过期，请重新获取"
+        elif record.attempts >= settings.SMS_CODE_ATTEMPTS:
+            refusal = "验证码错误次数过多，请重新获取"
+        elif not hmac.compare_digest(record.code_hash, _code_hash(digest, purpose, code)):
             record.attempts += 1
             record.save(update_fields=["attempts"])
             left = settings.SMS_CODE_ATTEMPTS - record.attempts
             audit(AuditEvent.Kind.SMS_FAILED, request=request, detail=f"{privacy.mask_phone(digits)} {purpose}")
-            if left <= 0:
-                raise CodeRefused("验证码错误次数过多，请重新获取", "code")
-            raise CodeRefused(f"验证码不正确，还可以再试 {left} 次", "code")
-        record.used_at = now
-        record.save(update_fields=["used_at"])
+            refusal = f"验证码不正确，还可以再试 {left} 次" if left > 0 else "验证码错误次数过多，请重新获取"
+        else:
+            record.used_at = now
+            record.save(update_fields=["used_at"])
+    if refusal:
+        raise CodeRefused(refusal, "code")
     return digits
 
 
-@transaction.atomic
 def register_resident(phone: str, code: str, full_name: str = "", *, request=None) -> User:
     """A resident registers with their phone and its SMS code. The account holds the phone sealed
     and its digest, which is how 我的信息 (/me/) finds their records; it has no password (the
     resident signs in with a code) until they set one."""
     name = clean_full_name(full_name)
-    digits = check_code(phone, PhoneCode.Purpose.REGISTER, code, request=request)
+    digits = check_code(phone, PhoneCode.Purpose.REGISTER, code, request=request)  # counts a failure: not atomic
     if _resident_of(digits) is not None:
         raise CodeRefused("该手机号已注册，请直接用短信验证码登录", "phone")
     while True:
