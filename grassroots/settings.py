@@ -13,7 +13,9 @@ Environment variables (all optional in development):
   SESSION_IDLE_MINUTES    idle session expiry (default 480)
   LOGIN_FAILURE_LIMIT     failed logins before lockout (default 5)
   LOGIN_LOCKOUT_MINUTES   lockout length (default 15)
-  PROXY_COUNT             reverse proxies of our own in front (X-Forwarded-For is believed only then)
+  PROXY_COUNT             reverse proxies of our own in front (default 0): the client's address is then the
+                          PROXY_COUNT-th X-Forwarded-For entry from the right (grassroots/lib/net.py), for
+                          the rate limits, the login lockout and the audit log alike
   SQLITE_CACHE_MB         SQLite page cache per connection (default 64)
   SQLITE_MMAP_MB          SQLite memory map (default 256)
   PRIVACY_KEY[_FILE]      seals ID numbers and phones at rest and keys their search digests
@@ -21,10 +23,17 @@ Environment variables (all optional in development):
                           is read when PRIVACY_KEY is unset (its name before 2026-12)
   PRIVACY_OLD_KEYS[_FILE] earlier keys still read during `grassroots rotate-key` (comma separated,
                           or one per line in the file); remove them once the rotation is done
-  RATE_LIMIT_TRACK        /track/ lookups per client address (default 30/m)
-  RATE_LIMIT_OPEN311      Open311 reads per client address or key (default 60/m)
-  RATE_LIMIT_MISS         failed tracking-code / request-id lookups (default 20/h)
-  RATE_LIMIT_CACHE_URL    where those counters live: redis://… or "db" (default: process memory)
+  RATE_LIMIT_TRACK        /track/ lookups per caller: signed-in user, else client address (default 30/m)
+  RATE_LIMIT_OPEN311      Open311 reads per API key, signed-in user or client address (default 60/m)
+  RATE_LIMIT_MISS         failed lookups (unknown tracking code / request id) per caller and endpoint
+                          family; once spent that caller's lookups there wait for the window (default 20/10m)
+  RATE_LIMIT_BAD_TOKEN    invalid/revoked/expired Bearer tokens or api_keys per client address; past it
+                          token requests from there get 429 before any token lookup (default 20/10m)
+  RATE_LIMIT_REDIS_URL    count the limits in Redis (redis://host:6379/2); default: the database
+                          (table lib_ratecounter, ended windows purged by `grassroots worker`)
+  REQUEST_BODY_MAX_MB     largest request body, refused with 413 before it is read (default 10)
+  REQUEST_BODY_IMPORT_MAX_MB  the same for the sheet import pages /ledger/import/, /territory/import/ (default 40)
+  (rates are "count/period", period s, m, h or d, e.g. 10/5m; empty or 0 switches a limit off; docs/limits.md)
   NOTIFICATION_BACKENDS   comma separated: log (default), webhook, sms
   SMS_BACKEND             one-time codes for residents: log (default: the log, phone masked), gateway
                           (POST JSON to SMS_GATEWAY_URL) or a dotted path (grassroots/lib/sms.py)
@@ -83,6 +92,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 413 before any body is read (nothing above reads it); 429 pages for lib.ratelimit.Throttled.
+    "grassroots.lib.middleware.BodyCapMiddleware",
+    "grassroots.lib.middleware.ThrottledMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -183,7 +195,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
-AXES_IPWARE_PROXY_COUNT = envint("PROXY_COUNT", 0) or None
+# The same client address as the rate limits and the audit log (lib/net.py, PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "grassroots.lib.net.client_ip"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文")]
@@ -299,27 +312,26 @@ LAW_CORPUS_DIR = Path(envstr("LAW_CORPUS_DIR", str(VAR_DIR / "laws")))
 BACKUP_DIR = Path(envstr("BACKUP_DIR", str(VAR_DIR / "backups")))
 PG_BIN_DIR = envstr("PG_BIN_DIR", "")
 
-# Rate limits on the public reads (grassroots/lib/ratelimit.py): "count/period", period s/m/h/d
-# ("10/5m" = ten per five minutes); empty or 0 switches a limit off.
-RATE_LIMIT_TRACK = envstr("RATE_LIMIT_TRACK", "30/m")  # /track/ lookups per client address
+# Rate limits (grassroots/lib/ratelimit.py, docs/limits.md): "count/period", period s/m/h/d
+# ("10/5m" = ten per five minutes); empty or 0 switches a limit off. Counted per caller: a valid
+# API key per key, a signed-in user per account, only anonymous callers per client address.
+RATE_LIMIT_TRACK = envstr("RATE_LIMIT_TRACK", "30/m")  # /track/ lookups
 RATE_LIMIT_OPEN311 = envstr("RATE_LIMIT_OPEN311", "60/m")  # Open311 GET requests / requests/{id} / tokens/{token}
-RATE_LIMIT_MISS = envstr("RATE_LIMIT_MISS", "20/h")  # failed tracking-code / request-id lookups, both together
-# X-Forwarded-For is believed only behind this many reverse proxies of our own (0: never).
-TRUSTED_PROXY_COUNT = envint("PROXY_COUNT", 0)
-# Where the counters live. The default is process memory (no service needed; each web process
-# counts on its own). With several processes or servers set RATE_LIMIT_CACHE_URL to
-# "redis://host:6379/1" (needs the redis package) or to "db" (the database; run
-# `grassroots createcachetable` once).
-RATE_LIMIT_CACHE = "ratelimit"
-_ratelimit_cache = envstr("RATE_LIMIT_CACHE_URL", "")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "ratelimit": (
-        {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "grassroots_ratelimit"}
-        if _ratelimit_cache == "db"
-        else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _ratelimit_cache}
-        if _ratelimit_cache.startswith(("redis://", "rediss://"))
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ratelimit",
-              "OPTIONS": {"MAX_ENTRIES": 100_000}}
-    ),
-}
+RATE_LIMIT_MISS = envstr("RATE_LIMIT_MISS", "20/10m")  # failed lookups, per caller and family (track, open311)
+RATE_LIMIT_BAD_TOKEN = envstr("RATE_LIMIT_BAD_TOKEN", "20/10m")  # bad Bearer tokens / api_keys per client address
+# Where the counters live: the database (lib.RateCounter, shared by every process), or Redis.
+RATE_LIMIT_REDIS_URL = envstr("RATE_LIMIT_REDIS_URL", "")
+# X-Forwarded-For is believed only behind this many reverse proxies of our own (0: never); lib/net.py.
+PROXY_COUNT = envint("PROXY_COUNT", 0)
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Request bodies larger than this are refused with 413 before they are read (lib/middleware.py);
+# REQUEST_BODY_LIMITS: (path pattern, bytes), the first match wins. The case report pages take
+# up to 9 attachments of CASE_UPLOAD_MAX_BYTES each.
+REQUEST_BODY_MAX_BYTES = envint("REQUEST_BODY_MAX_MB", 10) * 1024 * 1024
+REQUEST_BODY_IMPORT_MAX_BYTES = envint("REQUEST_BODY_IMPORT_MAX_MB", 40) * 1024 * 1024
+REQUEST_BODY_LIMITS = [
+    (r"^/(ledger|territory)/import/$", REQUEST_BODY_IMPORT_MAX_BYTES),
+    (r"^/cases/(report|new)/$", 9 * CASE_UPLOAD_MAX_BYTES + 1024 * 1024),
+]

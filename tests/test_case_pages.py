@@ -11,8 +11,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
 from django.utils import timezone
@@ -39,13 +37,6 @@ from grassroots.territory.services import ensure_departments
 from tests.conftest import create_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """The public reads are rate limited per address (lib/ratelimit.py) and every test comes
-    from 127.0.0.1: start each test with empty counters."""
-    caches[settings.RATE_LIMIT_CACHE].clear()
 
 
 IN_A1 = (116.402, 39.905)

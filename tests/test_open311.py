@@ -11,8 +11,6 @@ import httpx
 import pytest
 import requests
 import xmltodict
-from django.conf import settings
-from django.core.cache import caches
 from georeport import GeoReport
 
 from grassroots.accounts.models import AuditEvent
@@ -28,13 +26,6 @@ from grassroots.territory.services import ensure_departments
 from tests.conftest import create_staff
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """The public reads are rate limited per address (lib/ratelimit.py) and every test comes
-    from 127.0.0.1: start each test with empty counters."""
-    caches[settings.RATE_LIMIT_CACHE].clear()
 
 
 A1 = "110101001001001"

@@ -12,6 +12,7 @@ from django.http import Http404
 
 from grassroots.accounts.models import AuditEvent, User
 from grassroots.accounts.roles import PERMISSIONS, Role
+from grassroots.lib import net
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Department, Region
 from grassroots.territory.queries import path_prefix_q
@@ -170,9 +171,8 @@ def visible_departments(user: User) -> QuerySet[Department]:
 
 
 def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address as the rate limits and the login lockout see it (lib/net.py, PROXY_COUNT)."""
+    return net.client_ip(request)
 
 
 def audit(kind: str, *, user: User | None = None, username: str = "", request=None, detail: str = "",

@@ -18,6 +18,7 @@ from grassroots.accounts.models import AuditEvent, User
 from grassroots.accounts.permissions import audit, require
 from grassroots.accounts.roles import Action
 from grassroots.accounts.services import TOKEN_PREFIX, user_for_token
+from grassroots.lib import ratelimit
 
 BAD_TOKEN_MESSAGE = "接口令牌无效、已吊销或已过期"
 BAD_SCHEME_MESSAGE = "请求头 Authorization 应为“Bearer 令牌”的形式"
@@ -44,6 +45,8 @@ class TokenAuth(HttpBearer):
     A request that presents a token is judged by the token alone: a bad one is refused
     at once (401, audited) rather than falling back to the session, so a script with a
     revoked token fails loudly instead of working by accident in a logged-in browser.
+    Bad tokens count against the client address (RATE_LIMIT_BAD_TOKEN, lib/ratelimit.py);
+    past that limit tokens from there get 429 before they are looked up.
     """
 
     def __call__(self, request: HttpRequest) -> User | None:
@@ -57,7 +60,9 @@ class TokenAuth(HttpBearer):
         return self.authenticate(request, raw.strip())
 
     def authenticate(self, request: HttpRequest, token: str) -> User:
+        ratelimit.guard_token(request, token)  # 429 before any lookup once this address failed too often
         user = user_for_token(token)
+        ratelimit.token_result(request, token, user is not None)
         if user is None:
             audit(AuditEvent.Kind.API_AUTH_FAILED, request=request, detail=f"token {_token_hint(token)}")
             raise AuthenticationError(401, BAD_TOKEN_MESSAGE)

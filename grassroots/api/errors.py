@@ -2,7 +2,9 @@
 
 401 no or bad credentials · 403 the role does not allow it (or CSRF failed) · 404 not
 found *or outside the caller's scope* (the two are indistinguishable on purpose) ·
-422 a parameter is wrong, naming the parameter.
+422 a parameter is wrong, naming the parameter · 413 the request body is over the cap
+(lib/middleware.py, before the body is read) · 429 over a rate limit, e.g. too many bad
+tokens from one address (lib/ratelimit.py), with Retry-After in seconds.
 """
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,6 +12,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from grassroots.accounts.permissions import Denied
+from grassroots.lib.ratelimit import Throttled
 
 UNAUTHENTICATED_MESSAGE = "请先登录，或在请求头 Authorization 中提供 Bearer 接口令牌"
 NOT_FOUND_MESSAGE = "请求的资源不存在"
@@ -87,6 +90,12 @@ def install(api: NinjaAPI) -> None:
         message = exc.message if exc.message != "Unauthorized" else UNAUTHENTICATED_MESSAGE
         response = respond(request, 401, {"detail": message})
         response["WWW-Authenticate"] = 'Bearer realm="grassroots"'
+        return response
+
+    @api.exception_handler(Throttled)
+    def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        response = respond(request, 429, {"detail": exc.message})
+        response["Retry-After"] = str(exc.retry_after)
         return response
 
     @api.exception_handler(Denied)

@@ -22,9 +22,12 @@ What a GET shows (个人信息保护法: the least needed):
     not public at all.
 
 Reads (GET requests, requests/{id}, tokens/{token}) are rate limited (lib/ratelimit.py,
-RATE_LIMIT_OPEN311) per client address, or per account with an api_key; a request id or
-token that does not exist also counts in the strict miss bucket shared with /track/
-(RATE_LIMIT_MISS). Over the limit: 429, an Open311 error array and Retry-After.
+RATE_LIMIT_OPEN311) per api_key, signed-in user or (anonymous) client address; a request id or
+token that does not exist also counts in that caller's strict miss bucket for Open311
+(RATE_LIMIT_MISS), and once it is spent that caller's reads wait for the window. An api_key
+that is invalid counts against the client address (RATE_LIMIT_BAD_TOKEN); past that limit
+keys from there are refused before they are looked up. Over a limit: 429, an Open311 error
+array and Retry-After.
 """
 
 import json
@@ -131,11 +134,14 @@ def _view(handler):
     def view(request: HttpRequest, fmt: str, **kwargs) -> HttpResponse:
         try:
             return handler(request, fmt, **kwargs)
+        except ratelimit.Throttled as exc:
+            refusal = Refusal(429, exc.message, exc.retry_after)
         except Refusal as exc:
-            response = _errors(fmt, exc.status, exc.description)
-            if exc.retry_after:
-                response["Retry-After"] = str(exc.retry_after)
-            return response
+            refusal = exc
+        response = _errors(fmt, refusal.status, refusal.description)
+        if refusal.retry_after:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
 
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
@@ -164,22 +170,31 @@ def _caller(request: HttpRequest, *, required: bool) -> User | None:
         if required:
             raise Refusal(403, "缺少 api_key：请提供个人接口令牌（在“个人设置”页面创建）")
         return None
-    user = user_for_token(raw.strip())
+    raw = raw.strip()
+    ratelimit.guard_token(request, raw)  # Throttled (429) before any lookup once this address failed too often
+    user = user_for_token(raw)
+    ratelimit.token_result(request, raw, user is not None)
     if user is None:
         audit(AuditEvent.Kind.API_AUTH_FAILED, request=request, detail="open311 api_key")
         raise Refusal(403, "api_key 无效、已吊销或已过期")
     request.user = user
+    request.open311_key = ratelimit.key_caller(raw)
     if not can(user, Action.USE_API):
         audit_denial(user, request, f"action {Action.USE_API}")
         raise Refusal(403, "您的角色无权使用接口")
     return user
 
 
+def _who(request: HttpRequest) -> str:
+    """Whom a read counts against: the api_key it came with, else the signed-in user or address."""
+    return getattr(request, "open311_key", None) or ratelimit.caller(request)
+
+
 def _throttle(request: HttpRequest, user: User | None) -> None:
-    """Rate limit a read (lib/ratelimit.py): per client address, or per account when a valid
-    api_key came with it, so a leaked key cannot copy everything either. 429 when spent."""
-    who = f"user:{user.pk}" if user is not None else None
-    verdict = ratelimit.check(request, "open311", "RATE_LIMIT_OPEN311", who=who)
+    """Rate limit a read (lib/ratelimit.py): per api_key (so a leaked key cannot copy everything
+    either), signed-in user or client address; also refused while that caller's Open311 misses
+    are spent. 429 when refused."""
+    verdict = ratelimit.check(request, "open311", "RATE_LIMIT_OPEN311", who=_who(request), misses=True)
     if not verdict.allowed:
         raise Refusal(429, ratelimit.message(verdict), verdict.retry_after)
 
@@ -426,7 +441,7 @@ def request_detail(request: HttpRequest, fmt: str, number: str) -> HttpResponse:
     _throttle(request, user)
     case = _readable(user).select_related(*RELATED).filter(number=number).first()
     if case is None:
-        ratelimit.miss(request)
+        ratelimit.miss(request, "open311", who=_who(request))
         raise Refusal(404, f"服务请求 {number} 不存在")
     return _render(fmt, _rows(user, [case]), root="service_requests", item="request")
 
@@ -439,6 +454,6 @@ def token_detail(request: HttpRequest, fmt: str, token: str) -> HttpResponse:
     code = token.strip().upper()
     number = Case.objects.filter(tracking_code=code).values_list("number", flat=True).first()
     if number is None:
-        ratelimit.miss(request)  # a tracking code guessed here counts as one guessed on /track/
+        ratelimit.miss(request, "open311", who=_who(request))
         raise Refusal(404, f"查询码 {token} 不存在")
     return _render(fmt, [{"service_request_id": number, "token": code}], root="service_requests", item="request")

@@ -801,10 +801,11 @@ PUBLIC_EVENTS = {"report", "accept", "dispatch", "start", "respond", "resolve", 
 def track(request):
     """Anyone holding a tracking code sees the state and a timeline with no names or personal data;
     the signed-in reporter may also evaluate a resolved case here. Lookups are rate limited per
-    client address (lib/ratelimit.py): 429 with Retry-After when too many, or too many misses."""
+    caller — the signed-in user, else the client address (lib/ratelimit.py): 429 with Retry-After
+    when too many, or when that caller's misses here are spent."""
     code = (request.GET.get("code") or "").strip().upper()[:12]
     if code:  # every lookup counts; misses also count in the strict bucket (codes must not be guessed)
-        verdict = ratelimit.check(request, "track", "RATE_LIMIT_TRACK")
+        verdict = ratelimit.check(request, "track", "RATE_LIMIT_TRACK", misses=True)
         if not verdict.allowed:
             response = render(request, "cases/track.html", {"title": "办理进度查询", "code": code,
                                                             "throttled": ratelimit.message(verdict)}, status=429)
@@ -812,7 +813,7 @@ def track(request):
             return response
     case = Case.objects.filter(tracking_code=code).select_related("merged_into").first() if code else None
     if code and case is None:
-        ratelimit.miss(request)
+        ratelimit.miss(request, "track")
     context = {"title": "办理进度查询", "code": code, "case": case}
     status = 404 if code and case is None else 200
     if case is not None:

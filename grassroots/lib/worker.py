@@ -29,7 +29,8 @@ The contract for a job
   and exits; a job that fails is logged and tried again when next due, the others carry on.
 
 Built in: expired sessions are removed hourly (Django's SessionStore.clear_expired(), a
-single DELETE … WHERE expire_date < now that any number of workers may run).
+single DELETE … WHERE expire_date < now that any number of workers may run), and ended
+rate-limit windows every ten minutes (lib/ratelimit.purge, one DELETE … WHERE expires_at < now).
 """
 
 import logging
@@ -194,3 +195,10 @@ def clear_expired_sessions() -> int | None:
         return expired
     engine.SessionStore.clear_expired()
     return None
+
+
+@job("lib.ratelimit_purge", label="清理过期限流计数", every=600)
+def purge_rate_counters() -> int:
+    from grassroots.lib import ratelimit
+
+    return ratelimit.purge()
