@@ -343,8 +343,10 @@ def guard_token(request, raw: str) -> None:
     request._ratelimit_bad_tokens = verdict.count
     if verdict.allowed:
         return
-    if raw and peek(GOOD_TOKEN, key_caller(raw), _KNOWN_GOOD).count > 0:
-        return
+    if raw:
+        now, who = _clock(), key_caller(raw)
+        if any(peek(GOOD_TOKEN, who, _KNOWN_GOOD, now=at).count for at in (now, now - _KNOWN_GOOD.period)):
+            return  # remembered in today's window or yesterday's: for a day at least
     raise Throttled(verdict, message(verdict, BAD_TOKEN_WHAT))
 
 
