@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import caches
 from django.test import Client
 
 from grassroots.accounts.models import AuditEvent, PhoneCode, User
@@ -18,13 +17,6 @@ from tests.ledger_helpers import ELDER_ID, household_in, person
 pytestmark = pytest.mark.django_db
 
 PHONE = "13912345678"
-
-
-@pytest.fixture(autouse=True)
-def fresh_counters():
-    caches["ratelimit"].clear()
-    yield
-    caches["ratelimit"].clear()
 
 
 def send(client, path, phone=PHONE):
