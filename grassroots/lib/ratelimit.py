@@ -23,6 +23,8 @@ The interface (every caller uses only these)
         Bad-token throttling for Bearer tokens and Open311 api_keys (RATE_LIMIT_BAD_TOKEN),
         counted per client address, checked before the token is looked up.
     hit(name, who, limit) / peek(name, who, limit) for callers with their own Rate.
+Count outside transaction.atomic(): in the database store a rolled-back transaction takes
+its counts with it.
 
 Who is counted (caller()): a valid API key per key, a signed-in user per account, and only
 anonymous callers per client address (lib/net.client_ip, IPv6 per /64, the block one
