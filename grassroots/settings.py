@@ -86,14 +86,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that can read the body: 413 before it is read (lib/middleware.py). A
+    # middleware above it that touched request.POST or request.body would read a body the cap
+    # refuses, and would see a chunked body as empty.
+    "grassroots.lib.middleware.BodyCapMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # 413 before any body is read (nothing above reads it); 429 pages for lib.ratelimit.Throttled.
-    "grassroots.lib.middleware.BodyCapMiddleware",
+    # 429 pages for lib.ratelimit.Throttled.
     "grassroots.lib.middleware.ThrottledMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -37,7 +37,8 @@ def test_an_announced_300_mb_page_post_gets_a_chinese_page(client, users):
     page = response.content.decode()
     assert response.status_code == 413 and response["Content-Type"].startswith("text/html")
     assert "提交内容过大" in page and "此处最多 91 MB" in page and "请缩小或拆分文件后重试" in page
-    assert "吴居民" in page  # an ordinary page of the site, the user still signed in
+    assert "返回首页" in page  # a page of the site, answered before even the session was read
+    assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
 
 
 def test_an_announced_300_mb_api_post_gets_the_api_error_format(client):

@@ -69,14 +69,16 @@ def refusal(request, status: int, message: str, *, retry_after: int = 0) -> Http
         else:
             response = HttpResponse(json.dumps([{"code": status, "description": message}], ensure_ascii=False),
                                     status=status, content_type="application/json; charset=utf-8")
+        response.open311 = True  # already in Open311's format
     else:
-        if not hasattr(request, "user"):
+        if not hasattr(request, "user"):  # refused before the session was read (BodyCapMiddleware comes first)
             request.user = AnonymousUser()
         title = "提交内容过大" if status == 413 else "请求过于频繁" if status == 429 else "无法处理请求"
         response = render(request, "refused.html", {"title": title, "message": message, "status": status},
                           status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
+    response.setdefault("X-Frame-Options", "DENY")  # it may be answered before the clickjacking middleware
     return response
 
 
