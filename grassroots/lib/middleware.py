@@ -78,7 +78,9 @@ def refusal(request, status: int, message: str, *, retry_after: int = 0) -> Http
                           status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
-    response.setdefault("X-Frame-Options", "DENY")  # it may be answered before the clickjacking middleware
+    # It may be answered before the clickjacking and common middlewares: their headers here.
+    response.setdefault("X-Frame-Options", "DENY")
+    response["Content-Length"] = str(len(response.content))
     return response
 
 
