@@ -58,7 +58,7 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import unread_count
 from grassroots.cases.services import CaseError, Conflict, NotAllowed, Report
-from grassroots.lib import privacy, ratelimit
+from grassroots.lib import privacy, ratelimit, sheets
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -514,17 +514,10 @@ EXPORT_HEADER = ["编号", "标题", "事项编码", "事项", "状态", "来源
                  "响应时限", "办结时限", "反映人", "联系电话", "地址"]
 
 
-def _cell(value):
-    """A text cell that a spreadsheet will not run: residents write titles, and "=…" is a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _export_rows(user, qs):
     local = timezone.localtime
     for c in qs.iterator(chunk_size=1000):
-        yield [_cell(v) for v in (
+        yield [
             c.number, c.title, c.matter_code, c.matter_name, c.get_state_display(), c.get_channel_display(),
             c.region.name, c.grid.name if c.grid_id else "", c.lead_name, c.get_alert_display(),
             f"{local(c.created_at):%Y-%m-%d %H:%M}",
@@ -533,7 +526,7 @@ def _export_rows(user, qs):
             "匿名" if c.anonymous else c.reporter_name,
             str(c.reporter_phone),  # the mask, always: a file leaves the platform; call-backs reveal one at a time
             c.address,
-        )]
+        ]
 
 
 class _Echo:
@@ -555,9 +548,9 @@ def export(request, fmt: str):
 
         def lines():
             yield "\ufeff"  # Excel opens UTF-8 CSV correctly with a BOM
-            yield writer.writerow(EXPORT_HEADER)
+            yield writer.writerow(sheets.row(EXPORT_HEADER))
             for row in _export_rows(user, qs):
-                yield writer.writerow(row)
+                yield writer.writerow(sheets.row(row))
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="cases-{stamp}.csv"'
@@ -571,10 +564,10 @@ def _xlsx_response(filename: str, sheet: str, header: list[str], rows, *, title:
     book = Workbook(write_only=True)
     ws = book.create_sheet(sheet)
     if title:
-        ws.append([title])
-    ws.append(header)
+        ws.append(sheets.row([title]))
+    ws.append(sheets.row(header))
     for row in rows:
-        ws.append(row)
+        ws.append(sheets.row(row))
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(
@@ -876,7 +869,7 @@ def rates_export(request):
     require(request.user, Action.VIEW_RATES, request)
     _, _, _, label, region, rows = _rates(request)
     header = ["主办单位", "所属", "应响应", "按时响应", "响应率", "评价数", "已解决", "解决率", "满意", "满意率"]
-    data = [[_cell(r.unit), _cell(r.within), r.due, r.responded_in_time, _pct(r.response_rate), r.evaluated, r.solved, _pct(r.resolution_rate),
+    data = [[r.unit, r.within, r.due, r.responded_in_time, _pct(r.response_rate), r.evaluated, r.solved, _pct(r.resolution_rate),
              r.satisfied, _pct(r.satisfaction_rate)] for r in rows]
     region = region or home_region(request.user)
     return _xlsx_response(f"rates-{timezone.localdate():%Y%m%d}.xlsx", "三率", header, data,

@@ -36,6 +36,7 @@ from grassroots.disputes.models import (
     Source,
 )
 from grassroots.disputes.services import DisputeError
+from grassroots.lib import sheets
 from grassroots.territory.levels import Level
 
 PAGE_SIZE = 50
@@ -390,10 +391,10 @@ def _stats_xlsx(rows: list[dict], month: date) -> HttpResponse:
     wb = Workbook()
     ws = wb.active
     ws.title = f"{month:%Y-%m}"
-    ws.append([f"矛盾纠纷多元化解月度统计（{month:%Y年%m月}）"])
-    ws.append([label for _, label in STAT_COLUMNS])
+    ws.append(sheets.row([f"矛盾纠纷多元化解月度统计（{month:%Y年%m月}）"]))
+    ws.append(sheets.row(label for _, label in STAT_COLUMNS))
     for row in rows:
-        ws.append(["" if row[key] is None else row[key] for key, _ in STAT_COLUMNS])
+        ws.append(sheets.row("" if row[key] is None else row[key] for key, _ in STAT_COLUMNS))
     out = io.BytesIO()
     wb.save(out)
     response = HttpResponse(out.getvalue(),

@@ -46,6 +46,7 @@ from grassroots.ledger.models import (
 )
 from grassroots.ledger.pinyin import initials
 from grassroots.lib import privacy
+from grassroots.lib import sheets as lib_sheets
 from grassroots.lib.sqlite import bulk_page_cache
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Region
@@ -144,7 +145,8 @@ def _cell(value) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    # The error workbook quotes a text a spreadsheet would run (lib.sheets): reading it back takes it off.
+    return lib_sheets.unquote(str(value).strip())
 
 
 @dataclass
@@ -850,19 +852,19 @@ def error_workbook(result: ImportResult) -> bytes:
             continue
         ws = wb.create_sheet(name)
         header = list(result.headers.get(name, []))
-        ws.append(header + [ERROR_COLUMN])
+        ws.append(lib_sheets.row(header + [ERROR_COLUMN]))
         for i in range(1, len(header) + 2):
             ws.cell(row=1, column=i).font = HEADER_FONT
         for _n, raw, reason in result.rejected_rows[name]:
             values = list(raw) + [None] * (len(header) - len(raw))
-            ws.append([_cell(v) for v in values[:len(header)]] + [reason])
+            ws.append(lib_sheets.row([_cell(v) for v in values[:len(header)]] + [reason]))
         for i in range(1, len(header) + 1):
             for row in ws.iter_rows(min_row=2, min_col=i, max_col=i):
                 row[0].number_format = "@"
     ws = wb.create_sheet(ERROR_SHEET)
     ws.append(["工作表", "行号", "列", "错误原因"])
     for e in result.errors:
-        ws.append([e.sheet, e.row, e.column, e.reason])
+        ws.append(lib_sheets.row([e.sheet, e.row, e.column, e.reason]))
     return _save(wb)
 
 
@@ -909,7 +911,8 @@ def export_persons_full(user: User, qs, reason: str, *, request=None) -> bytes:
     ws = wb.create_sheet("人口")
     ws.append(FULL_EXPORT_COLUMNS)
     for p, values in zip(persons, full, strict=True):
-        ws.append([p.name, p.get_sex_display(), p.birth_date, values["id_number"], values["phone"], *_person_tail(p)])
+        ws.append(lib_sheets.row([p.name, p.get_sex_display(), p.birth_date, values["id_number"], values["phone"],
+                              *_person_tail(p)]))
     return _save(wb)
 
 
@@ -927,7 +930,7 @@ def export_persons(user: User, qs) -> bytes:
     ws.append(EXPORT_COLUMNS)
     qs = qs.select_related("household", "house__address", "grid").prefetch_related("care_tags")
     for p in qs.iterator(chunk_size=2000):
-        ws.append([p.name, p.get_sex_display(), p.age, str(p.id_number), str(p.phone), *_person_tail(p)])
+        ws.append(lib_sheets.row([p.name, p.get_sex_display(), p.age, str(p.id_number), str(p.phone), *_person_tail(p)]))
     return _save(wb)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import shapely
 from django.db import transaction
 
+from grassroots.lib import sheets
 from grassroots.territory import geo
 from grassroots.territory.directory import directory
 from grassroots.territory.levels import (
@@ -169,7 +170,8 @@ def _read_tree(text: str, source: str, report: ImportReport) -> list[_Row]:
                 )
             )
             continue
-        values = {k: (raw.get(k) or "").strip() for k in TREE_COLUMNS}
+        # A tree exported by the platform quotes a text a spreadsheet would run (lib.sheets): take it off.
+        values = {k: sheets.unquote((raw.get(k) or "").strip()) for k in TREE_COLUMNS}
         if not any(values.values()):
             continue
         rows.append(_Row(line, values["code"], values["name"], values["level"], values["parent_code"]))

@@ -20,6 +20,7 @@ from grassroots.accounts.permissions import (
     visible_departments,
 )
 from grassroots.accounts.roles import Action, Role
+from grassroots.lib import sheets
 from grassroots.territory import coverage, services
 from grassroots.territory.forms import ImportForm
 from grassroots.territory.levels import LABELS, Level
@@ -108,7 +109,7 @@ def region_export(request, code: str):
     writer = csv.writer(response)
     writer.writerow(["code", "name", "level", "parent_code", "area_m2"])
     for code_, name, level, parent_code, area in rows.iterator(chunk_size=2000):
-        writer.writerow([code_, name, level, parent_code or "", "" if area is None else round(area)])
+        writer.writerow(sheets.row([code_, name, level, parent_code or "", "" if area is None else round(area)]))
     return response
 
 
