@@ -8,7 +8,12 @@ Environment variables (all optional in development):
   CSRF_TRUSTED_ORIGINS    comma separated, e.g. https://grassroots.example.gov.cn
   GRASSROOTS_VAR_DIR      where the SQLite database and uploads live (default ./var)
   STATIC_MANIFEST         serve collectstatic's hashed files (default: on when DEBUG is off)
-  SECURE_COOKIES          HTTPS-only cookies (default: on when DEBUG is off)
+  SECURE_COOKIES          HTTPS-only cookies (default: on when DEBUG is off or BEHIND_HTTPS_PROXY is on)
+  BEHIND_HTTPS_PROXY      a TLS-terminating reverse proxy in front sets X-Forwarded-Proto (default off):
+                          requests it marks https are secure, cookies are HTTPS-only
+  HSTS_SECONDS            Strict-Transport-Security max-age on HTTPS answers (default 31536000; 0 = off)
+  HSTS_INCLUDE_SUBDOMAINS add includeSubDomains to it (default on)
+  SECURE_SSL_REDIRECT     redirect plain-HTTP requests to HTTPS (default off)
   MAP_TILE_URL            a tile server template; empty means no base map tiles
   SESSION_IDLE_MINUTES    idle session expiry (default 480)
   LOGIN_FAILURE_LIMIT     failed logins before lockout (default 5)
@@ -49,6 +54,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from grassroots.lib.env import envbool, envint, envlist, envstr
+from grassroots.lib.headers import tile_source as _tile_source_of
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(envstr("GRASSROOTS_VAR_DIR", str(Path.cwd() / "var")))
@@ -71,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "csp",
     "axes",
     "grassroots.lib",
     "grassroots.territory",
@@ -86,6 +93,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "grassroots.lib.headers.PermissionsPolicyMiddleware",  # headers only: neither reads the body
     # Before anything that can read the body: 413 before it is read (lib/middleware.py). A
     # middleware above it that touched request.POST or request.body would read a body the cap
     # refuses, and would see a chunked body as empty.
@@ -187,7 +196,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
+BEHIND_HTTPS_PROXY = envbool("BEHIND_HTTPS_PROXY", False)
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", BEHIND_HTTPS_PROXY or not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Lockout after repeated failures (django-axes), per username and address.
@@ -241,13 +251,37 @@ if not STATIC_MANIFEST:
     # In development static files come from the finders; var/static exists only after collectstatic.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_HTTPS_PROXY", False) else None
-
 # Map: no base tiles unless a deployment has its own tile server (no network at run time).
 MAP_TILE_URL = envstr("MAP_TILE_URL", "")
 MAP_TILE_ATTRIBUTION = envstr("MAP_TILE_ATTRIBUTION", "")
+
+# Output that cannot be turned into code (docs/security.md).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
+# Django sends Strict-Transport-Security only on answers to HTTPS requests (behind the proxy: the
+# ones it marked https), so plain-HTTP development never sees it.
+SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REFERRER_POLICY = "same-origin"
+PERMISSIONS_POLICY = "geolocation=(self), camera=(self), microphone=(), payment=(), usb=()"
+# No inline script, no inline style, no plug-ins, no framing, forms post here only. Scripts and
+# styles are static files; data reaches them through json_script and data- attributes. Map tiles
+# may come from the configured tile server (MAP_TILE_URL).
+_tile_source = _tile_source_of(MAP_TILE_URL)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *([_tile_source] if _tile_source else [])],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 # Cases: the default classifier model (trained on first use when missing), uploads, notifications.
 CLASSIFIER_MODEL_PATH = Path(envstr("CLASSIFIER_MODEL_PATH", str(VAR_DIR / "models" / "classifier.joblib")))

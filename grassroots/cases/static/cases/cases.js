@@ -4,12 +4,26 @@
 (function () {
   "use strict";
 
+  /* Grid names come from imported files: always text, never HTML (a string given to Leaflet's
+     bindTooltip is HTML; an element is used as it is). */
+  function text(s) {
+    var node = document.createElement("div");
+    node.textContent = s == null ? "" : String(s);
+    return node;
+  }
+
+  function escapeText(s) {
+    return String(s || "").replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
   var palette = ["#2f7d5b", "#3b6ea5", "#a8652a", "#7a4f9a", "#b3473f", "#2c8a8a"];
 
   function baseMap(el) {
     var map = L.map(el, { zoomSnap: 0.25, attributionControl: !!el.dataset.tiles, tap: true });
     if (el.dataset.tiles) {
-      L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+      L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: escapeText(el.dataset.attribution) }).addTo(map);
     }
     return map;
   }
@@ -41,7 +55,7 @@
         return { color: c, weight: 1.5, fillColor: c, fillOpacity: 0.18 };
       },
       onEachFeature: function (f, lyr) {
-        lyr.bindTooltip(f.properties.name, { sticky: true });
+        lyr.bindTooltip(text(f.properties.name), { sticky: true });
         lyr.on("click", function (e) {
           L.DomEvent.stopPropagation(e);
           if (f.properties.level === "street") { map.fitBounds(lyr.getBounds()); return; }
@@ -138,7 +152,7 @@
     var map = baseMap(el);
     var group = L.featureGroup().addTo(map);
     if (data.outline) {
-      L.geoJSON(data.outline, { style: { color: "#3b6ea5", weight: 2, fillOpacity: 0.12 } }).bindTooltip(data.name).addTo(group);
+      L.geoJSON(data.outline, { style: { color: "#3b6ea5", weight: 2, fillOpacity: 0.12 } }).bindTooltip(text(data.name)).addTo(group);
     }
     if (data.point) {
       L.circleMarker([data.point[1], data.point[0]], { radius: 9, color: "#b3261e", weight: 3, fillColor: "#fff", fillOpacity: 1 }).addTo(group);

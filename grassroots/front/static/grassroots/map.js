@@ -2,11 +2,25 @@
    No base tiles unless the deployment configured its own tile server (MAP_TILE_URL). */
 (function () {
   "use strict";
+  /* Names come from imported files and forms: always text, never HTML (a string given to
+     Leaflet's bindTooltip is HTML; an element is used as it is). */
+  function text(s, cls) {
+    var node = document.createElement("div");
+    if (cls) { node.className = cls; }
+    node.textContent = s == null ? "" : String(s);
+    return node;
+  }
+  /* Leaflet's attribution is HTML too: the operator's text is shown as text. */
+  function escapeText(s) {
+    return String(s || "").replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
   var el = document.getElementById("map");
   if (!el || typeof L === "undefined") { return; }
   var map = L.map(el, { zoomSnap: 0.25, attributionControl: !!el.dataset.tiles });
   if (el.dataset.tiles) {
-    L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+    L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: escapeText(el.dataset.attribution) }).addTo(map);
   } else {
     el.classList.add("no-tiles");
   }
@@ -27,7 +41,7 @@
         onEachFeature: function (f, lyr) {
           lyr.feature = f;
           if (f.properties.role === "outline") { return; }
-          lyr.bindTooltip(f.properties.name, { sticky: true });
+          lyr.bindTooltip(text(f.properties.name), { sticky: true });
           lyr.on("click", function () {
             if (f.properties.code !== el.dataset.current) { window.location.href = linkBase + f.properties.code + "/"; }
           });
@@ -43,12 +57,12 @@
         map.fitBounds(layer.getBounds(), { padding: [12, 12] });
       } else {
         map.setView([39.9, 116.4], 11);
-        el.insertAdjacentHTML("beforeend", '<div class="map-empty">没有可显示的边界</div>');
+        el.appendChild(text("没有可显示的边界", "map-empty"));
       }
       el.dataset.features = String(layer.getLayers().length);
       el.classList.add("ready");
     })
     .catch(function () {
-      el.insertAdjacentHTML("beforeend", '<div class="map-empty">地图数据加载失败，请刷新重试</div>');
+      el.appendChild(text("地图数据加载失败，请刷新重试", "map-empty"));
     });
 })();

@@ -1,6 +1,13 @@
 /* A grid's ledger map: the grid outline and its buildings as points (Leaflet, no tiles unless configured). */
 (function () {
   "use strict";
+  /* Building names come from imported workbooks: always text, never HTML. */
+  function text(s, cls) {
+    var node = document.createElement("div");
+    if (cls) { node.className = cls; }
+    node.textContent = s == null ? "" : String(s);
+    return node;
+  }
   var el = document.getElementById("ledger-map");
   if (!el || typeof L === "undefined") { return; }
   var map = L.map(el, { zoomSnap: 0.25, attributionControl: !!el.dataset.tiles });
@@ -14,7 +21,7 @@
     var points = L.geoJSON(data[1], {
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 6, color: "#3b6ea5", fillOpacity: 0.8 }); },
       onEachFeature: function (f, lyr) {
-        lyr.bindTooltip(f.properties.name);
+        lyr.bindTooltip(text(f.properties.name));
         lyr.on("click", function () { window.location.href = f.properties.url; });
       }
     }).addTo(map);
@@ -23,6 +30,6 @@
     el.dataset.buildingCount = String(points.getLayers().length);
     el.classList.add("ready");
   }).catch(function () {
-    el.insertAdjacentHTML("beforeend", '<div class="map-empty">地图数据加载失败，请刷新重试</div>');
+    el.appendChild(text("地图数据加载失败，请刷新重试", "map-empty"));
   });
 })();
