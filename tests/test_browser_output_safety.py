@@ -12,7 +12,7 @@ from grassroots.cases.catalog import load_default_catalog
 from grassroots.cases.services import Report
 from grassroots.front.context import nav_items
 from grassroots.territory.services import import_territory
-from tests.ledger_helpers import ELDER_ID, household_in, house_in, person
+from tests.ledger_helpers import ELDER_ID, house_in, household_in, person
 from tests.test_browser_map import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
