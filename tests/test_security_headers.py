@@ -91,8 +91,9 @@ def settings_in_fresh_process(env: dict[str, str]) -> dict:
         "import json, django; django.setup(); from django.conf import settings; "
         f"print(json.dumps({{n: getattr(settings, n) for n in {NAMES!r}}}))"
     )
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"BEHIND_HTTPS_PROXY", "SECURE_COOKIES", "HSTS_SECONDS", "SECURE_SSL_REDIRECT", "MAP_TILE_URL"}}
+    ours = {"DEBUG", "BEHIND_HTTPS_PROXY", "SECURE_COOKIES", "HSTS_SECONDS", "HSTS_INCLUDE_SUBDOMAINS",
+            "SECURE_SSL_REDIRECT", "MAP_TILE_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in ours and k.removesuffix("_FILE") not in ours}
     out = subprocess.run([sys.executable, "-c", script], env={**clean, "DJANGO_SETTINGS_MODULE": "grassroots.settings", **env},
                          capture_output=True, text=True, check=True, timeout=120)
     values = json.loads(out.stdout.strip().splitlines()[-1])
