@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from grassroots.accounts.roles import Role
 from grassroots.cases import services as case_services
@@ -172,3 +172,25 @@ def test_territory_csv_quotes_names_keeps_area_a_number_and_reimports(client, tr
     report = import_territory(body)
     assert report.ok, report.errors
     assert Region.objects.get(pk=a1.pk).name == LINK
+
+
+def test_the_temporary_password_sheet_of_an_account_import(client, tree, users):
+    book = Workbook()
+    ws = book.active
+    ws.title = "账户"
+    ws.append(["用户名*", "姓名", "手机号", "角色*", "辖区代码", "部门", "初始密码"])
+    ws.append(["gw_link", "x", "", "网格员", "110101001001001", "", ""])
+    ws["B2"].value = LINK  # typed as text in the upload
+    ws["B2"].data_type = "s"
+    upload = io.BytesIO()
+    book.save(upload)
+    client.force_login(users["admin"])
+    upload.name = "accounts.xlsx"
+    upload.seek(0)
+    done = client.post("/accounts/users/import/", {"file": upload})
+    assert done.status_code == 200, [line for line in done.content.decode().splitlines() if "error" in line or "<td>" in line][:20]
+    text = done.content.decode()
+    url = text.split('id="passwords-workbook"')[0].rsplit('href="', 1)[1].split('"')[0]
+    rows = rows_of(client.get(url).content)
+    assert rows[1][0].value == "gw_link"
+    assert rows[1][1].value == QUOTED and rows[1][1].data_type == "s"

@@ -21,6 +21,7 @@ from grassroots.accounts import services
 from grassroots.accounts.models import AuditEvent, User
 from grassroots.accounts.permissions import audit, require
 from grassroots.accounts.roles import Action, Role
+from grassroots.lib import sheets
 
 SHEET = "账户"
 MAX_ROWS = 5000
@@ -218,8 +219,8 @@ def passwords_workbook(result: ImportResult) -> bytes:
     ws.title = "临时密码"
     ws.append(["用户名", "姓名", "角色", "临时密码"])
     for a in result.accounts:
-        if a.generated:
-            ws.append([a.username, a.full_name, a.role_label, a.password])
+        if a.generated:  # names come from the uploaded sheet: never a formula (lib.sheets)
+            ws.append(sheets.row([a.username, a.full_name, a.role_label, a.password]))
     ws.append([])
     ws.append(["首次登录时必须修改密码。请把密码当面或单独交给本人，用后删除此文件。"])
     return _save(wb)
