@@ -15,6 +15,8 @@ Environment variables (all optional in development):
   HSTS_INCLUDE_SUBDOMAINS add includeSubDomains to it (default on)
   SECURE_SSL_REDIRECT     redirect plain-HTTP requests to HTTPS (default off)
   MAP_TILE_URL            a tile server template; empty means no base map tiles
+  API_DOCS_PUBLIC         serve /api/docs and /api/openapi.json to anyone (default off: only to a
+                          signed-in session or a valid API token; docs/api.md)
   SESSION_IDLE_MINUTES    idle session expiry (default 480)
   LOGIN_FAILURE_LIMIT     failed logins before lockout (default 5)
   LOGIN_LOCKOUT_MINUTES   lockout length (default 15)
@@ -92,6 +94,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it sees every answer: errors under /api/ as JSON, under /open311/v2/ in Open311's format.
+    "grassroots.api.middleware.ErrorFormatMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "grassroots.lib.headers.PermissionsPolicyMiddleware",  # headers only: neither reads the body
@@ -189,6 +193,10 @@ RATE_LIMIT_SMS_ADDRESS = envstr("RATE_LIMIT_SMS_ADDRESS", "20/h")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# /api/docs and /api/openapi.json describe every endpoint and parameter: by default only a
+# signed-in session or a valid API token reads them; API_DOCS_PUBLIC=1 publishes them.
+API_DOCS_PUBLIC = envbool("API_DOCS_PUBLIC", False)
 
 # Sessions expire after a period of inactivity, and when the browser closes.
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_MINUTES", 480) * 60

@@ -7,12 +7,12 @@ token: a leaked token must not be able to mint fresh ones that outlive its revoc
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
-from ninja.errors import HttpError
 
 from grassroots.accounts import services
 from grassroots.accounts.permissions import can, scope_root, sees_everything
 from grassroots.accounts.roles import Action, Role
 from grassroots.api.auth import session_auth
+from grassroots.api.errors import Invalid
 from grassroots.api.schemas import ERRORS, MeOut, NewTokenOut, TokenIn, TokenOut
 
 router = Router(tags=["账户"])
@@ -81,7 +81,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
     try:
         token, raw = services.create_api_token(request.user, payload.name, days=payload.days, request=request)
     except ValueError as exc:
-        raise HttpError(422, str(exc)) from exc
+        raise Invalid("name", str(exc)) from exc
     return Status(201, _token_row(token, raw))
 
 

@@ -1,7 +1,7 @@
 """The REST API (django-ninja). OpenAPI docs at /api/docs, schema at /api/openapi.json.
 
-Every operation requires a caller (Bearer token or session, see auth.py); the docs and
-the schema themselves are public because they describe the interface, not any data.
+Every operation requires a caller (Bearer token or session, see auth.py); so do the docs
+and the schema, unless API_DOCS_PUBLIC publishes them (docs.py).
 Endpoints stay thin: accounts.permissions decides, territory.queries reads.
 """
 
@@ -13,7 +13,7 @@ from grassroots.api.accounts import router as accounts_router
 from grassroots.api.auth import ANY_AUTH
 from grassroots.api.cases import router as cases_router
 from grassroots.api.disputes import router as disputes_router
-from grassroots.api.docs import LocalSwagger
+from grassroots.api.docs import LocalSwagger, docs_access
 from grassroots.api.ledger import router as ledger_router
 from grassroots.api.territory import router as territory_router
 from grassroots.api.users import router as users_router
@@ -28,8 +28,13 @@ DESCRIPTION = """\
 **范围**：只返回调用者辖区范围内的数据。范围之外的记录与不存在的记录一样返回 404，
 且不会出现在任何列表或计数中。
 
-**错误**：401 未认证或令牌无效；403 角色无权执行该操作；404 不存在或不在辖区范围内；
-422 参数不正确（`detail` 指出哪个参数）。所有错误均为 `{"detail": "中文说明"}`。
+**分页**：列表接口统一使用 `limit`（1–1000，默认 100）和 `offset`（0–1000000，默认 0），
+超出范围返回 422。
+
+**错误**：400 不符合业务规则；401 未认证或令牌无效；403 角色无权执行该操作；404 不存在或不在辖区范围内；
+409 记录已被他人修改（`version` 过期）；422 参数不正确；429 请求过于频繁（见响应头 `Retry-After`）。
+所有错误均为 JSON：`{"detail": "中文说明"}`，与某个字段有关时另有 `field`；422 另有 `errors` 数组，
+逐项给出 `{"field": "参数名", "message": "中文说明"}`。
 """
 
 
@@ -47,6 +52,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=ANY_AUTH,
     docs=LocalSwagger(),
+    docs_decorator=docs_access,
     renderer=ChineseJSONRenderer(),
     openapi_extra={
         "tags": [

@@ -15,7 +15,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Status
-from ninja.errors import HttpError
 
 from grassroots.accounts.models import User
 from grassroots.accounts.permissions import audit_denial, require
@@ -49,7 +48,9 @@ from grassroots.api.case_schemas import (
     VersionIn,
     WorklistOut,
 )
-from grassroots.api.schemas import ERRORS, PageIn
+from grassroots.api.errors import Invalid
+from grassroots.api.params import PageIn, page_of
+from grassroots.api.schemas import ERRORS
 from grassroots.cases import policy, queries, services
 from grassroots.cases.models import Case, Channel, Extension, Matter
 from grassroots.cases.routing import ancestor_at
@@ -191,7 +192,7 @@ def _fresh(case: Case) -> Case:
 
 def _page(user: User, qs: QuerySet[Case], page: PageIn) -> dict:
     qs = qs.select_related(*RELATED)
-    return {"count": qs.count(), "items": [_row(user, c) for c in qs[page.offset : page.offset + page.limit]]}
+    return {"count": qs.count(), "items": [_row(user, c) for c in page_of(qs, page)]}
 
 
 # --- intake -----------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def suggest(
 
     描述中没有可读的文字（只有标点或表情）时返回空列表，由人工分类。"""
     if not text.strip():
-        raise HttpError(422, "参数 text 不能为空")
+        raise Invalid("text", "参数 text 不能为空")
     return [{"code": s.code, "name": s.name, "score": round(s.score, 3)} for s in services.classify(text.strip())]
 
 
@@ -404,9 +405,9 @@ def rates(request: HttpRequest, period: Query[RatesIn]):
     start = period.start or today.replace(day=1)
     end = period.end or today
     if end < start:
-        raise HttpError(422, "参数 end 不能早于 start")
+        raise Invalid("end", "参数 end 不能早于 start")
     if (end - start).days > 366:
-        raise HttpError(422, "统计期间不能超过 366 天")
+        raise Invalid("end", "统计期间不能超过 366 天")
     tz = timezone.get_current_timezone()
     since = timezone.make_aware(datetime.combine(start, time.min), tz)
     until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz)

@@ -14,11 +14,12 @@ from typing import Literal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 
 from grassroots.accounts.permissions import audit_denial, can, require
 from grassroots.accounts.roles import Action
-from grassroots.api.schemas import ERRORS, ErrorOut, PageIn, ValidationErrorOut
+from grassroots.api.errors import Invalid
+from grassroots.api.params import PageIn, page_of
+from grassroots.api.schemas import ERRORS, ErrorOut, ValidationErrorOut
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
 from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import Agreement, Dispute, Petition
@@ -103,7 +104,7 @@ class PartyOut(Schema):
     consented: bool | None
 
 
-class EventOut(Schema):
+class DisputeEventOut(Schema):
     at: datetime
     action: str
     actor: str
@@ -149,7 +150,7 @@ class DisputeDetailOut(DisputeOut):
     agreement: dict | None
     referrals: list[dict]
     follow_ups: list[dict]
-    events: list[EventOut]
+    events: list[DisputeEventOut]
     allowed_actions: list[str]
 
 
@@ -217,12 +218,12 @@ def list_disputes(request: HttpRequest, page: Query[PageIn],
     """调用者辖区范围内的矛盾纠纷，按登记时间倒序。"""
     require(request.user, Action.VIEW_DISPUTES, request)
     if worklist not in dict(queries.DISPUTE_LISTS):
-        raise HttpError(422, "参数 worklist 应为以下之一：" + "、".join(dict(queries.DISPUTE_LISTS)))
+        raise Invalid("worklist", "参数 worklist 应为以下之一：" + "、".join(dict(queries.DISPUTE_LISTS)))
     qs = queries.dispute_worklist(request.user, worklist)
     if kind:
         qs = qs.filter(kind=kind)
     qs = qs.order_by("-created_at", "-id")
-    return {"items": [_dispute_out(d) for d in qs[page.offset:page.offset + page.limit]], "count": qs.count()}
+    return {"items": [_dispute_out(d) for d in page_of(qs, page)], "count": qs.count()}
 
 
 @router.get("/disputes/{number}", response={200: DisputeDetailOut, **ERRORS}, summary="矛盾纠纷详情与时间线")
@@ -270,19 +271,19 @@ def dispute_agreement(request: HttpRequest, number: str):
     return response
 
 
-class VersionIn(Schema):
+class DisputeVersionIn(Schema):
     version: int = Field(ge=1, description="调用者看到的版本号（见详情的 version）")
 
 
-class NoteIn(VersionIn):
+class DisputeNoteIn(DisputeVersionIn):
     note: str = Field("", max_length=500)
 
 
-class ReasonIn(VersionIn):
+class DisputeReasonIn(DisputeVersionIn):
     reason: str = Field(max_length=500)
 
 
-class ReferralIn(VersionIn):
+class ReferralIn(DisputeVersionIn):
     to: str = Field(description="court 法院、arbitration 仲裁机构、administrative 行政机关、police 公安机关、petition 信访部门")
     body: str = Field(max_length=100, description="受理机关名称")
     reason: str = Field(max_length=300)
@@ -292,7 +293,7 @@ class RefuseIn(ReferralIn):
     party_id: int = Field(description="不同意调解的当事人 id")
 
 
-class SessionIn(VersionIn):
+class SessionIn(DisputeVersionIn):
     held_at: datetime
     place: str = Field(max_length=200)
     mediators: str = Field(max_length=200)
@@ -300,7 +301,7 @@ class SessionIn(VersionIn):
     notes: str = Field(max_length=2000)
 
 
-class AgreeIn(VersionIn):
+class AgreeIn(DisputeVersionIn):
     form: str = Field(description="written 书面协议（签名后生效）/ oral 口头协议（达成即生效）")
     facts: str = Field(max_length=2000, description="纠纷的主要事实、争议事项")
     responsibilities: str = Field("", max_length=2000, description="各方当事人的责任")
@@ -310,21 +311,21 @@ class AgreeIn(VersionIn):
     mediator_names: str = Field("", max_length=100)
 
 
-class SignIn(VersionIn):
+class SignIn(DisputeVersionIn):
     signed_by: list[str] = Field(description="已签名的人：各方当事人和人民调解员")
 
 
-class ConfirmIn(VersionIn):
+class ConfirmIn(DisputeVersionIn):
     outcome: str = Field(description="applied 已申请、confirmed 已确认有效、rejected 未予确认")
     note: str = Field("", max_length=300)
 
 
-class FollowUpIn(VersionIn):
+class FollowUpIn(DisputeVersionIn):
     performance: str = Field(description="full 已全部履行、partial 部分履行、none 未履行")
     note: str = Field("", max_length=1000)
 
 
-class RiskIn(VersionIn):
+class RiskIn(DisputeVersionIn):
     risk: str
     reasons: str = Field(max_length=500)
     people_involved: int | None = Field(None, ge=1)
@@ -332,7 +333,7 @@ class RiskIn(VersionIn):
 
 
 DISPUTE_ACTIONS = {
-    "accept": (NoteIn, lambda d, u, p: services.accept(d, u, p.version, note=p.note)),
+    "accept": (DisputeNoteIn, lambda d, u, p: services.accept(d, u, p.version, note=p.note)),
     "refuse": (RefuseIn, lambda d, u, p: services.refuse(d, u, p.version, party_id=p.party_id, to=p.to, body=p.body,
                                                          reason=p.reason)),
     "record_session": (SessionIn, lambda d, u, p: services.record_session(
@@ -341,16 +342,16 @@ DISPUTE_ACTIONS = {
         d, u, p.version, form=p.form, facts=p.facts, responsibilities=p.responsibilities, terms=p.terms,
         performance=p.performance, perform_by=p.perform_by, mediator_names=p.mediator_names)),
     "sign": (SignIn, lambda d, u, p: services.sign(d, u, p.version, signed_by=p.signed_by)),
-    "fail": (ReasonIn, lambda d, u, p: services.fail(d, u, p.version, reason=p.reason)),
-    "escalate": (ReasonIn, lambda d, u, p: services.escalate(d, u, p.version, reason=p.reason)),
+    "fail": (DisputeReasonIn, lambda d, u, p: services.fail(d, u, p.version, reason=p.reason)),
+    "escalate": (DisputeReasonIn, lambda d, u, p: services.escalate(d, u, p.version, reason=p.reason)),
     "refer": (ReferralIn, lambda d, u, p: services.refer(d, u, p.version, to=p.to, body=p.body, reason=p.reason)),
     "confirm": (ConfirmIn, lambda d, u, p: services.confirm(d, u, p.version, outcome=p.outcome, note=p.note)),
     "follow_up": (FollowUpIn, lambda d, u, p: services.follow_up(d, u, p.version, performance=p.performance,
                                                                  note=p.note)),
-    "close": (NoteIn, lambda d, u, p: services.close(d, u, p.version, note=p.note)),
+    "close": (DisputeNoteIn, lambda d, u, p: services.close(d, u, p.version, note=p.note)),
     "assess_risk": (RiskIn, lambda d, u, p: services.assess_risk(d, u, p.version, risk=p.risk, reasons=p.reasons,
                                                                  people_involved=p.people_involved, amount=p.amount)),
-    "flag_criminal": (NoteIn, lambda d, u, p: services.flag_criminal(d, u, p.version, note=p.note)),
+    "flag_criminal": (DisputeNoteIn, lambda d, u, p: services.flag_criminal(d, u, p.version, note=p.note)),
 }
 
 
@@ -387,7 +388,7 @@ def dispute_stats(request: HttpRequest, month: str = Query("", description="月�
     try:
         when = datetime.strptime(month, "%Y-%m").date() if month else timezone.localdate().replace(day=1)
     except ValueError:
-        raise HttpError(422, "参数 month 应为 YYYY-MM") from None
+        raise Invalid("month", "参数 month 应为 YYYY-MM") from None
     return queries.monthly_table(request.user, when)
 
 
@@ -460,7 +461,7 @@ def list_rounds(request: HttpRequest, page: Query[PageIn], open_only: bool = Que
     qs = screening.rounds_for(request.user).order_by("due_at", "region_path")
     if open_only:
         qs = qs.filter(closed_at__isnull=True)
-    return [_round_out(r) for r in qs[page.offset:page.offset + page.limit]]
+    return [_round_out(r) for r in page_of(qs, page)]
 
 
 @router.post("/screening-rounds/{round_id}/close", response={200: RoundOut, **D_ERRORS}, summary="完成排查")
@@ -527,7 +528,7 @@ class PetitionDetailOut(PetitionOut):
     content: str
     reply: str
     plans: list[dict]
-    events: list[EventOut]
+    events: list[DisputeEventOut]
     allowed_actions: list[str]
 
 
@@ -579,10 +580,10 @@ def list_petitions(request: HttpRequest, page: Query[PageIn],
     if not can(request.user, Action.VIEW_PETITIONS) and not Petition.objects.filter(case_leader=request.user).exists():
         require(request.user, Action.VIEW_PETITIONS, request)
     if worklist not in dict(queries.PETITION_LISTS):
-        raise HttpError(422, "参数 worklist 应为以下之一：" + "、".join(dict(queries.PETITION_LISTS)))
+        raise Invalid("worklist", "参数 worklist 应为以下之一：" + "、".join(dict(queries.PETITION_LISTS)))
     qs = queries.petition_worklist(request.user, worklist).select_related("repeat_of", "case_leader", "responsible") \
         .order_by("-received_at", "-id")
-    return {"items": [_petition_out(request.user, p) for p in qs[page.offset:page.offset + page.limit]],
+    return {"items": [_petition_out(request.user, p) for p in page_of(qs, page)],
             "count": qs.count()}
 
 
@@ -607,21 +608,21 @@ def reveal_petitioner(request: HttpRequest, number: str, payload: RevealIn):
         return _refusal(request, exc)
 
 
-class ExtendIn(VersionIn):
+class ExtendIn(DisputeVersionIn):
     days: int = Field(description="延长天数（默认最多 30 日，限一次）")
     reason: str = Field(max_length=300)
 
 
-class TextIn(VersionIn):
+class TextIn(DisputeVersionIn):
     text: str = Field(max_length=2000)
 
 
-class AssignIn(VersionIn):
+class AssignIn(DisputeVersionIn):
     case_leader: str = Field(description="包案领导的用户名")
     responsible: str = Field(description="责任人的用户名")
 
 
-class PlanIn(VersionIn):
+class PlanIn(DisputeVersionIn):
     measures: str = Field(max_length=2000)
     target_date: date
     progress: str = Field("", max_length=2000)
@@ -634,13 +635,13 @@ def _user(username: str):
 
 
 PETITION_ACTIONS = {
-    "accept": (NoteIn, lambda p, u, x: petitions.accept(p, u, x.version, note=x.note)),
-    "not_accept": (ReasonIn, lambda p, u, x: petitions.not_accept(p, u, x.version, reason=x.reason)),
+    "accept": (DisputeNoteIn, lambda p, u, x: petitions.accept(p, u, x.version, note=x.note)),
+    "not_accept": (DisputeReasonIn, lambda p, u, x: petitions.not_accept(p, u, x.version, reason=x.reason)),
     "extend": (ExtendIn, lambda p, u, x: petitions.extend(p, u, x.version, days=x.days, reason=x.reason)),
     "reply": (TextIn, lambda p, u, x: petitions.reply(p, u, x.version, text=x.text)),
-    "request_review": (NoteIn, lambda p, u, x: petitions.request_review(p, u, x.version, note=x.note)),
+    "request_review": (DisputeNoteIn, lambda p, u, x: petitions.request_review(p, u, x.version, note=x.note)),
     "answer_review": (TextIn, lambda p, u, x: petitions.answer_review(p, u, x.version, text=x.text)),
-    "request_recheck": (NoteIn, lambda p, u, x: petitions.request_recheck(p, u, x.version, note=x.note)),
+    "request_recheck": (DisputeNoteIn, lambda p, u, x: petitions.request_recheck(p, u, x.version, note=x.note)),
     "answer_recheck": (TextIn, lambda p, u, x: petitions.answer_recheck(p, u, x.version, text=x.text)),
     "assign": (AssignIn, lambda p, u, x: petitions.assign(p, u, x.version, case_leader=_user(x.case_leader),
                                                           responsible=_user(x.responsible))),

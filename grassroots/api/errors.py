@@ -5,6 +5,10 @@ found *or outside the caller's scope* (the two are indistinguishable on purpose)
 422 a parameter is wrong, naming the parameter · 413 the request body is over the cap
 (lib/middleware.py, before the body is read) · 429 over a rate limit, e.g. too many bad
 tokens from one address (lib/ratelimit.py), with Retry-After in seconds.
+
+One shape for all of them (schemas.ErrorOut): `{"detail": "…"}`, plus `"field"` when one
+field is at fault, and on every 422 — pydantic's, ninja's and our own (raise Invalid) —
+an `errors` array of `{"field", "message"}`, one per wrong parameter.
 """
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -78,6 +82,23 @@ def field_message(error: dict) -> tuple[str, str]:
     return field, f"{what} 的值不正确"
 
 
+class Invalid(Exception):
+    """A parameter that is well-formed but wrong (end before start, an unknown list name…): 422."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+OUT_OF_RANGE_MESSAGE = "参数超出允许的范围"
+
+
+def unprocessable(detail: str, errors: list[dict]) -> dict:
+    """The body of every 422."""
+    return {"detail": detail, "errors": errors}
+
+
 def install(api: NinjaAPI) -> None:
     """Replace ninja's English default handlers with ours."""
 
@@ -115,11 +136,23 @@ def install(api: NinjaAPI) -> None:
             field, message = field_message(error)
             errors.append({"field": field, "message": message})
         detail = "；".join(dict.fromkeys(e["message"] for e in errors)) or "请求参数不正确"
-        return respond(request, 422, {"detail": detail, "errors": errors})
+        return respond(request, 422, unprocessable(detail, errors))
+
+    @api.exception_handler(Invalid)
+    def invalid_value(request: HttpRequest, exc: Invalid) -> HttpResponse:
+        return respond(request, 422, unprocessable(exc.message, [{"field": exc.field, "message": exc.message}]))
+
+    @api.exception_handler(OverflowError)
+    def overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
+        # A last line of defence: params.py bounds every number and date, so this means a
+        # parameter slipped through unbounded. Still the client's value, so still a 4xx.
+        return respond(request, 422, unprocessable(OUT_OF_RANGE_MESSAGE, [{"field": "", "message": OUT_OF_RANGE_MESSAGE}]))
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         message = str(exc)
         if message.startswith("Cannot parse request body"):  # ninja's own wording for a bad JSON body
             message = "请求体不是有效的 JSON"
+        if exc.status_code == 422:
+            return respond(request, 422, unprocessable(message, [{"field": "", "message": message}]))
         return respond(request, exc.status_code, {"detail": message})

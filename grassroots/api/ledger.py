@@ -14,7 +14,8 @@ from ninja import Field, Query, Router, Schema, Status
 
 from grassroots.accounts.permissions import audit_denial, get_region_or_404, require
 from grassroots.accounts.roles import Action
-from grassroots.api.schemas import ERRORS, ErrorOut, PageIn
+from grassroots.api.params import PageIn, page_of
+from grassroots.api.schemas import ERRORS, ErrorOut
 from grassroots.ledger import queries, services
 from grassroots.ledger.models import CareType, OrgKind, Person, ResidenceStatus
 from grassroots.territory.levels import Level
@@ -291,7 +292,7 @@ def list_persons(request: HttpRequest, filters: Query[PersonFilter], page: Query
     region = get_region_or_404(request.user, filters.region, request) if filters.region else None
     qs = queries.person_list(request.user, region=region, status=filters.status or "", care=filters.care or "",
                              name=filters.name).select_related("grid", "household", "house__address")
-    items = list(qs[page.offset:page.offset + page.limit])
+    items = list(page_of(qs, page))
     return {"items": [_person(request.user, p) for p in items], "count": qs.count()}
 
 
@@ -401,7 +402,7 @@ def grid_ledger(request: HttpRequest, code: str):
 @router.get("/ledger/overdue", response={200: list[OverdueOut], **ERRORS}, summary="逾期未走访")
 def overdue(request: HttpRequest, page: Query[PageIn]):
     require(request.user, Action.VIEW_LEDGER, request)
-    tags = queries.overdue(request.user)[page.offset:page.offset + page.limit]
+    tags = page_of(queries.overdue(request.user), page)
     return [{"person_id": t.person_id, "person_name": t.person.name, "grid_code": t.grid.code, "type": t.type,
              "type_label": t.get_type_display(), "next_visit_due": t.next_visit_due} for t in tags]
 
@@ -409,7 +410,7 @@ def overdue(request: HttpRequest, page: Query[PageIn]):
 @router.get("/ledger/access-log", response={200: list[AccessOut], **ERRORS}, summary="完整个人信息查看记录")
 def access_log(request: HttpRequest, page: Query[PageIn]):
     """谁在何时、为何查看了谁的完整信息（仅管理员，限其辖区）。"""
-    views = queries.full_views(request.user)[page.offset:page.offset + page.limit]
+    views = page_of(queries.full_views(request.user), page)
     return [{"at": v.at, "username": v.username, "person_id": v.subject_id, "person_name": v.subject_label,
              "fields": [f for f in v.fields.split(",") if f], "reason": v.reason, "channel": v.channel, "ip": v.ip}
             for v in views]
@@ -435,7 +436,7 @@ def list_organisations(request: HttpRequest, filters: Query[OrganisationFilter],
     qs = queries.organisations(request.user, region=area, kind=filters.kind or "", risky=filters.risky)
     return [{"id": o.pk, "name": o.name, "kind": o.kind, "kind_label": o.get_kind_display(),
              "address": o.address_text, "contact_name": o.contact_name, "risk_flags": list(o.risk_flags),
-             "grid_code": o.grid.code} for o in qs[page.offset:page.offset + page.limit]]
+             "grid_code": o.grid.code} for o in page_of(qs, page)]
 
 
 # --- writes: registration, moves, splits, owners ---------------------------------------------

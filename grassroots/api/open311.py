@@ -44,6 +44,7 @@ from grassroots.accounts.models import AuditEvent, User
 from grassroots.accounts.permissions import audit, audit_denial, can
 from grassroots.accounts.roles import Action, Role
 from grassroots.accounts.services import user_for_token
+from grassroots.api.params import FIRST_YEAR, LAST_YEAR
 from grassroots.cases import queries, services
 from grassroots.cases.models import OPEN_STATES, Case, Channel, Matter, State
 from grassroots.lib import ratelimit
@@ -122,8 +123,15 @@ def _render(fmt: str, rows, *, root: str, item: str, status: int = 200) -> HttpR
     return HttpResponse(body.encode(), status=status, content_type="text/xml; charset=utf-8")
 
 
-def _errors(fmt: str, status: int, description: str) -> HttpResponse:
-    return _render(fmt, [{"code": status, "description": description}], root="errors", item="error", status=status)
+def error_response(fmt: str, status: int, description: str) -> HttpResponse:
+    """Open311's error answer: [{"code": STATUS, "description": …}] (XML: <errors><error>…)."""
+    response = _render(fmt, [{"code": status, "description": description}], root="errors", item="error",
+                       status=status)
+    response.open311 = True  # api.middleware leaves it as it is
+    return response
+
+
+_errors = error_response
 
 
 def _view(handler):
@@ -322,12 +330,18 @@ RELATED = ("region", "lead_region", "lead_department__district", "merged_into")
 
 
 def _when(name: str, raw: str) -> datetime:
-    value = parse_datetime(raw)
-    if value is None:
-        day = parse_date(raw)
-        if day is None:
-            raise Refusal(400, f"{name} 应为 w3 格式的时间，如 2026-01-01T00:00:00+08:00")
-        value = datetime(day.year, day.month, day.day)
+    problem = f"{name} 应为 w3 格式的时间，如 2026-01-01T00:00:00+08:00"
+    try:
+        value = parse_datetime(raw)
+        if value is None:
+            day = parse_date(raw)
+            if day is None:
+                raise Refusal(400, problem)
+            value = datetime(day.year, day.month, day.day)
+    except ValueError:  # well-formed but impossible: 2026-02-30, hour 25, offset +99:00
+        raise Refusal(400, problem) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:  # also keeps the 90-day arithmetic below in range
+        raise Refusal(400, f"{name} 应在 {FIRST_YEAR} 年至 {LAST_YEAR} 年之间")
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 

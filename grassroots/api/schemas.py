@@ -5,23 +5,28 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Schema
-from ninja.pagination import LimitOffsetPagination
+
+from grassroots.api.params import PageIn, Pagination  # noqa: F401  (shared paging, re-exported)
 
 # --- errors (documented so /api/docs shows what a refusal looks like) -------------------
+#
+# Every refusal has one shape: a Chinese `detail` always; `field` when one field is at fault
+# (400/403/409 of the services); `errors`, one entry per wrong parameter, on every 422.
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(description="出错的参数或字段名；与某个参数无关时为空字符串")
+    message: str = Field(description="该参数的错误说明")
 
 
 class ErrorOut(Schema):
     detail: str = Field(description="错误说明（中文）")
+    field: str = Field("", description="出错的字段名（如有）；与某个字段无关时为空字符串或不出现")
 
 
-class FieldErrorOut(Schema):
-    field: str = Field(description="出错的参数或字段名")
-    message: str = Field(description="该参数的错误说明")
-
-
-class ValidationErrorOut(Schema):
+class ValidationErrorOut(ErrorOut):
     detail: str = Field(description="错误说明，指出哪个参数不正确，例如“参数 lon 应为数字”")
-    errors: list[FieldErrorOut] = Field(description="逐项的错误")
+    errors: list[FieldErrorOut] = Field(description="逐项的错误：参数名和中文说明")
 
 
 ERRORS: dict[int, type[Schema]] = {
@@ -30,24 +35,6 @@ ERRORS: dict[int, type[Schema]] = {
     404: ErrorOut,  # does not exist, or lies outside the caller's scope — deliberately the same
     422: ValidationErrorOut,
 }
-
-
-class PageIn(Schema):
-    limit: int = Field(100, ge=1, le=1000, description="每页条数，1–1000，默认 100")
-    offset: int = Field(0, ge=0, description="从第几条开始（跳过的条数），默认 0")
-
-
-class Pagination(LimitOffsetPagination):
-    """limit/offset pagination with a ceiling, so no single call can pull a whole province."""
-
-    Input = PageIn
-
-    class Output(Schema):
-        items: list[Any] = Field(description="本页记录")
-        count: int = Field(description="符合条件的记录总数（仅限调用者辖区范围内）")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_limit=1000, **kwargs)
 
 
 # --- territory -------------------------------------------------------------------------
