@@ -13,6 +13,7 @@ from grassroots.accounts.permissions import can, scope_root, sees_everything
 from grassroots.accounts.roles import Action, Role
 from grassroots.api.auth import session_auth
 from grassroots.api.errors import Invalid
+from grassroots.api.params import id_path
 from grassroots.api.schemas import ERRORS, MeOut, NewTokenOut, TokenIn, TokenOut
 
 router = Router(tags=["账户"])
@@ -86,7 +87,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
 
 
 @router.delete("/tokens/{int:token_id}", response={204: None, **ERRORS}, summary="吊销接口令牌")
-def revoke_token(request: HttpRequest, token_id: int):
+def revoke_token(request: HttpRequest, token_id: int = id_path("令牌编号")):
     """吊销调用者本人的一个令牌，立即生效。令牌不存在、不属于调用者或已吊销时返回 404。"""
     if not services.revoke_api_token(request.user, token_id, request=request):
         raise Http404("令牌不存在或已吊销")

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from grassroots.api.params import MAX_INT, Day, Moment, RecordId
 from grassroots.api.schemas import ErrorOut, LabelledOut, RegionRef, ValidationErrorOut
 from grassroots.cases.models import Channel, State
 
@@ -187,8 +188,8 @@ class CaseFilter(Schema):
     region: str | None = Field(None, max_length=20, description="只列出该辖区节点（代码）之下的事件")
     state: State | None = Field(None, description="状态代码，如 dispatched")
     channel: Channel | None = Field(None, description="来源渠道代码，如 hotline")
-    since: datetime | None = Field(None, description="上报时间不早于（ISO 8601）")
-    until: datetime | None = Field(None, description="上报时间早于（ISO 8601）")
+    since: Moment | None = Field(None, description="上报时间不早于（ISO 8601）")
+    until: Moment | None = Field(None, description="上报时间早于（ISO 8601）")
     q: str | None = Field(None, max_length=50, description="按编号（精确）、标题或地址（包含）查找")
 
 
@@ -196,7 +197,7 @@ class CaseFilter(Schema):
 
 
 class VersionIn(Schema):
-    version: int = Field(ge=1, description="调用者看到的事件版本号（见事件详情的 version）")
+    version: int = Field(ge=1, le=MAX_INT, description="调用者看到的事件版本号（见事件详情的 version）")
 
 
 class AcceptIn(VersionIn):
@@ -206,12 +207,12 @@ class AcceptIn(VersionIn):
 
 class LeadIn(Schema):
     lead_region_code: str | None = Field(None, max_length=20, description="属地主办单位：街道、社区或网格代码")
-    lead_department_id: int | None = Field(None, description="部门主办单位：部门编号")
+    lead_department_id: RecordId | None = Field(None, description="部门主办单位：部门编号")
     lead_department_code: str | None = Field(
         None, max_length=30, description="部门主办单位：部门代码（事件所在区/县的部门），可代替部门编号"
     )
-    assist_department_ids: list[int] = Field([], description="协办部门编号")
-    assist_department_codes: list[str] = Field([], description="协办部门代码（事件所在区/县的部门）")
+    assist_department_ids: list[RecordId] = Field([], max_length=50, description="协办部门编号")
+    assist_department_codes: list[str] = Field([], max_length=50, description="协办部门代码（事件所在区/县的部门）")
 
 
 class DispatchIn(VersionIn, LeadIn):
@@ -237,12 +238,12 @@ class ArbitrateIn(VersionIn, LeadIn):
 
 
 class ExtensionIn(VersionIn):
-    workdays: int = Field(description="延期的工作日数，1–30")
+    workdays: int = Field(ge=-MAX_INT, le=MAX_INT, description="延期的工作日数，1–30")
     reason: str = Field(max_length=300, description="延期理由")
 
 
 class DecideExtensionIn(VersionIn):
-    extension_id: int = Field(description="延期申请编号（见事件详情的 extensions）")
+    extension_id: RecordId = Field(description="延期申请编号（见事件详情的 extensions）")
     approve: bool = Field(description="是否批准")
     note: str = Field("", max_length=500, description="审批意见")
 
@@ -258,7 +259,7 @@ class MergeIn(VersionIn):
 
 
 class SuperviseIn(Schema):
-    version: int | None = Field(None, ge=1, description="可选：提供时若事件已被他人更新则返回 409")
+    version: int | None = Field(None, ge=1, le=MAX_INT, description="可选：提供时若事件已被他人更新则返回 409")
     reason: str = Field(max_length=200, description="督办事由")
 
 
@@ -294,8 +295,8 @@ class MatterOut(Schema):
 
 
 class RatesIn(Schema):
-    start: date | None = Field(None, description="起始日期（含），默认本月 1 日")
-    end: date | None = Field(None, description="截止日期（含），默认今天")
+    start: Day | None = Field(None, description="起始日期（含），默认本月 1 日")
+    end: Day | None = Field(None, description="截止日期（含），默认今天")
 
 
 class RateRowOut(Schema):

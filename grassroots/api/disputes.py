@@ -18,13 +18,15 @@ from ninja import Field, Query, Router, Schema, Status
 from grassroots.accounts.permissions import audit_denial, can, require
 from grassroots.accounts.roles import Action
 from grassroots.api.errors import Invalid
-from grassroots.api.params import PageIn, page_of
+from grassroots.api.params import MAX_INT, Day, Moment, PageIn, RecordId, id_path, page_of
 from grassroots.api.schemas import ERRORS, ErrorOut, ValidationErrorOut
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
 from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import Agreement, Dispute, Petition
 
 router = Router(tags=["矛盾纠纷与信访"])
+
+MAX_AMOUNT = Decimal("999999999999.99")  # Dispute.amount: 14 digits, 2 after the point
 
 
 class DisputeErrorOut(Schema):
@@ -89,7 +91,7 @@ class DisputeIn(Schema):
     title: str = Field("", max_length=100)
     place: str = Field("", max_length=200)
     people_involved: int = Field(2, ge=1, le=100000, description="涉及人数")
-    amount: Decimal | None = Field(None, ge=0, description="涉及金额（元）")
+    amount: Decimal | None = Field(None, ge=0, le=MAX_AMOUNT, decimal_places=2, description="涉及金额（元）")
     risk: str = Field("normal", description="风险等级：normal 一般、major 较大、serious 重大")
     risk_reasons: str = Field("", max_length=500, description="风险研判理由（较大、重大时必填）")
 
@@ -245,7 +247,7 @@ class PartyFullOut(Schema):
 
 @router.post("/disputes/{number}/parties/{party_id}/reveal", response={200: PartyFullOut, **D_ERRORS},
              summary="查看当事人完整信息")
-def reveal_party(request: HttpRequest, number: str, party_id: int, payload: RevealIn):
+def reveal_party(request: HttpRequest, number: str, payload: RevealIn, party_id: int = id_path("当事人编号")):
     """承办该纠纷的调解组织人员查看一名当事人的完整身份证号和电话。须说明事由；每次查看都记入审计日志
     （查看人、对象、字段、时间、事由、途径）。其他角色返回 403；范围之外返回 404。"""
     d = _dispute_or_404(request, number)
@@ -272,7 +274,7 @@ def dispute_agreement(request: HttpRequest, number: str):
 
 
 class DisputeVersionIn(Schema):
-    version: int = Field(ge=1, description="调用者看到的版本号（见详情的 version）")
+    version: int = Field(ge=1, le=MAX_INT, description="调用者看到的版本号（见详情的 version）")
 
 
 class DisputeNoteIn(DisputeVersionIn):
@@ -290,11 +292,11 @@ class ReferralIn(DisputeVersionIn):
 
 
 class RefuseIn(ReferralIn):
-    party_id: int = Field(description="不同意调解的当事人 id")
+    party_id: RecordId = Field(description="不同意调解的当事人 id")
 
 
 class SessionIn(DisputeVersionIn):
-    held_at: datetime
+    held_at: Moment
     place: str = Field(max_length=200)
     mediators: str = Field(max_length=200)
     attendees: str = Field(max_length=300)
@@ -307,7 +309,7 @@ class AgreeIn(DisputeVersionIn):
     responsibilities: str = Field("", max_length=2000, description="各方当事人的责任")
     terms: str = Field(max_length=2000, description="协议内容")
     performance: str = Field(max_length=300, description="履行方式")
-    perform_by: date = Field(description="履行期限")
+    perform_by: Day = Field(description="履行期限")
     mediator_names: str = Field("", max_length=100)
 
 
@@ -328,8 +330,8 @@ class FollowUpIn(DisputeVersionIn):
 class RiskIn(DisputeVersionIn):
     risk: str
     reasons: str = Field(max_length=500)
-    people_involved: int | None = Field(None, ge=1)
-    amount: Decimal | None = Field(None, ge=0)
+    people_involved: int | None = Field(None, ge=1, le=100000)
+    amount: Decimal | None = Field(None, ge=0, le=MAX_AMOUNT, decimal_places=2)
 
 
 DISPUTE_ACTIONS = {
@@ -465,7 +467,7 @@ def list_rounds(request: HttpRequest, page: Query[PageIn], open_only: bool = Que
 
 
 @router.post("/screening-rounds/{round_id}/close", response={200: RoundOut, **D_ERRORS}, summary="完成排查")
-def close_round(request: HttpRequest, round_id: int, payload: CloseRoundIn):
+def close_round(request: HttpRequest, payload: CloseRoundIn, round_id: int = id_path("排查编号")):
     """列出本轮发现的矛盾纠纷（须在本单位辖区内），或声明未发现。"""
     require(request.user, Action.VIEW_DISPUTES, request)
     rnd = screening.rounds_for(request.user).filter(pk=round_id).first()
@@ -493,7 +495,7 @@ class PetitionIn(Schema):
     collective: bool = False
     people_count: int = Field(1, ge=1, le=100000)
     skip_level: bool = Field(False, description="越级")
-    received_at: datetime | None = Field(None, description="收到时间，默认现在")
+    received_at: Moment | None = Field(None, description="收到时间，默认现在")
 
 
 class PetitionOut(Schema):
@@ -609,7 +611,7 @@ def reveal_petitioner(request: HttpRequest, number: str, payload: RevealIn):
 
 
 class ExtendIn(DisputeVersionIn):
-    days: int = Field(description="延长天数（默认最多 30 日，限一次）")
+    days: int = Field(ge=-MAX_INT, le=MAX_INT, description="延长天数（默认最多 30 日，限一次）")
     reason: str = Field(max_length=300)
 
 
@@ -624,7 +626,7 @@ class AssignIn(DisputeVersionIn):
 
 class PlanIn(DisputeVersionIn):
     measures: str = Field(max_length=2000)
-    target_date: date
+    target_date: Day
     progress: str = Field("", max_length=2000)
 
 

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from grassroots.accounts.permissions import audit_denial, get_region_or_404, require
 from grassroots.accounts.roles import Action
-from grassroots.api.params import PageIn, page_of
+from grassroots.api.params import Day, Moment, PageIn, RecordId, id_path, page_of
 from grassroots.api.schemas import ERRORS, ErrorOut
 from grassroots.ledger import queries, services
 from grassroots.ledger.models import CareType, OrgKind, Person, ResidenceStatus
@@ -109,7 +109,7 @@ class FullOut(Schema):
 
 class VisitIn(Schema):
     findings: str = Field(..., min_length=1, max_length=2000, description="走访情况")
-    visited_at: datetime | None = Field(None, description="走访时间，默认现在")
+    visited_at: Moment | None = Field(None, description="走访时间，默认现在")
     place: str = Field("", max_length=200)
     open_case: bool = Field(False, description="同时登记一件事件（渠道：走访）")
     case_description: str = Field("", max_length=2000)
@@ -121,8 +121,8 @@ class VisitIn(Schema):
 class CareIn(Schema):
     type: CareType
     reason: str = Field(..., min_length=1, max_length=300)
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
 
 class CountOut(Schema):
@@ -297,7 +297,7 @@ def list_persons(request: HttpRequest, filters: Query[PersonFilter], page: Query
 
 
 @router.get("/ledger/persons/{pk}", response={200: PersonDetailOut, **ERRORS}, summary="人员详情")
-def person_detail(request: HttpRequest, pk: int):
+def person_detail(request: HttpRequest, pk: int = id_path("人员编号")):
     p = queries.get_person(request.user, pk, request)
     out = _person(request.user, p)
     out["care_tags"] = [_tag(t) for t in p.care_tags.all()]
@@ -307,7 +307,7 @@ def person_detail(request: HttpRequest, pk: int):
 
 
 @router.post("/ledger/persons/{pk}/full", response={200: FullOut, **LEDGER_ERRORS}, summary="查看完整个人信息")
-def person_full(request: HttpRequest, pk: int, payload: FullIn):
+def person_full(request: HttpRequest, payload: FullIn, pk: int = id_path("人员编号")):
     """返回完整的公民身份号码（及出生日期）和电话；网格员只返回完整电话（走访联系）。须说明事由；每次查看都
     记录（查看人、对象、字段、时间、事由、途径），管理员可查阅，本人也可在“我的信息”中看到。无此权限的角色返回 403。"""
     if not services.full_fields(request.user):
@@ -320,7 +320,7 @@ def person_full(request: HttpRequest, pk: int, payload: FullIn):
 
 
 @router.post("/ledger/persons/{pk}/visits", response={201: VisitOut, **LEDGER_ERRORS}, summary="登记走访")
-def record_visit(request: HttpRequest, pk: int, payload: VisitIn):
+def record_visit(request: HttpRequest, payload: VisitIn, pk: int = id_path("人员编号")):
     require(request.user, Action.RECORD_VISIT, request)
     p = queries.get_person(request.user, pk, request)
     try:
@@ -335,7 +335,7 @@ def record_visit(request: HttpRequest, pk: int, payload: VisitIn):
 
 
 @router.post("/ledger/persons/{pk}/care", response={201: CareTagOut, **LEDGER_ERRORS}, summary="认定关爱/重点人群")
-def assign_care(request: HttpRequest, pk: int, payload: CareIn):
+def assign_care(request: HttpRequest, payload: CareIn, pk: int = id_path("人员编号")):
     require(request.user, Action.ASSIGN_CARE, request)
     p = queries.get_person(request.user, pk, request)
     try:
@@ -357,7 +357,7 @@ def household_detail(request: HttpRequest, number: str):
 
 
 @router.get("/ledger/houses/{pk}", response={200: HouseOut, **ERRORS}, summary="房屋详情")
-def house_detail(request: HttpRequest, pk: int):
+def house_detail(request: HttpRequest, pk: int = id_path("房屋编号")):
     h = queries.get_house(request.user, pk, request)
     return {"id": h.pk, "address_code": h.address.code, "address": h.address.text,
             "building_code": h.building.code if h.building_id else None, "use": h.use,
@@ -456,25 +456,25 @@ class PersonIn(Schema):
 class MoveIn(Schema):
     household: str = Field(..., max_length=40, description="迁入的户号")
     relation: str = Field("other", max_length=12)
-    on: date | None = None
+    on: Day | None = None
     note: str = Field("", max_length=300)
 
 
 class MoveOutIn(Schema):
-    on: date | None = None
+    on: Day | None = None
     note: str = Field("", max_length=300)
 
 
 class SplitIn(Schema):
     number: str = Field(..., min_length=1, max_length=40, description="新户号")
-    members: list[int] = Field(..., description="分出的成员（人员 id）")
-    head: int | None = Field(None, description="新户户主（须为分出的成员之一），默认第一人")
-    house: int | None = Field(None, description="新户所住房屋 id，默认与原户相同")
+    members: list[RecordId] = Field(..., max_length=100, description="分出的成员（人员 id）")
+    head: RecordId | None = Field(None, description="新户户主（须为分出的成员之一），默认第一人")
+    house: RecordId | None = Field(None, description="新户所住房屋 id，默认与原户相同")
     note: str = Field("", max_length=300)
 
 
 class OwnerIn(Schema):
-    owner: int | None = Field(None, description="新产权人（人员 id），或只填 owner_name")
+    owner: RecordId | None = Field(None, description="新产权人（人员 id），或只填 owner_name")
     owner_name: str = Field("", max_length=50)
     note: str = Field("", max_length=300)
 
@@ -496,7 +496,7 @@ def register_person(request: HttpRequest, payload: PersonIn):
 
 
 @router.post("/ledger/persons/{pk}/move", response={200: PersonOut, **LEDGER_ERRORS}, summary="迁移（换户/换房）")
-def move_person(request: HttpRequest, pk: int, payload: MoveIn):
+def move_person(request: HttpRequest, payload: MoveIn, pk: int = id_path("人员编号")):
     require(request.user, Action.EDIT_LEDGER, request)
     p = queries.get_person(request.user, pk, request)
     household = queries.get_household(request.user, payload.household, request)
@@ -508,7 +508,7 @@ def move_person(request: HttpRequest, pk: int, payload: MoveIn):
 
 
 @router.post("/ledger/persons/{pk}/move-out", response={200: PersonOut, **LEDGER_ERRORS}, summary="迁出")
-def move_out(request: HttpRequest, pk: int, payload: MoveOutIn):
+def move_out(request: HttpRequest, payload: MoveOutIn, pk: int = id_path("人员编号")):
     require(request.user, Action.EDIT_LEDGER, request)
     p = queries.get_person(request.user, pk, request)
     try:
@@ -538,7 +538,7 @@ def split_household(request: HttpRequest, number: str, payload: SplitIn):
 
 
 @router.post("/ledger/houses/{pk}/owner", response={200: HouseOut, **LEDGER_ERRORS}, summary="产权变更")
-def change_owner(request: HttpRequest, pk: int, payload: OwnerIn):
+def change_owner(request: HttpRequest, payload: OwnerIn, pk: int = id_path("房屋编号")):
     require(request.user, Action.EDIT_LEDGER, request)
     house = queries.get_house(request.user, pk, request)
     owner = queries.get_person(request.user, payload.owner, request) if payload.owner else None

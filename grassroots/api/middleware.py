@@ -12,6 +12,7 @@ security headers) and cookies are kept.
 
 import json
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 
 API_PREFIX = "/api/"
@@ -113,7 +114,10 @@ class ErrorFormatMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path
         if path.startswith((API_PREFIX, OPEN311_PREFIX)):
-            nul = _nul_field(request)
+            try:
+                nul = _nul_field(request)
+            except SuspiciousOperation:  # too big, too many fields: the view's own answer (400/413) says so
+                nul = None
             if nul is not None:
                 return self._refuse_nul(path, *nul)
         response = self.get_response(request)
