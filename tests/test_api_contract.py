@@ -192,8 +192,10 @@ def test_every_422_has_an_errors_array(call, openapi, who, path, params, field):
 def test_a_422_on_a_body_names_the_field(call, openapi):
     body = assert_422(call("POST", "/api/cases", who="resident", json={"description": 5}), "description")
     matches(openapi, "/api/cases", "POST", 422, body)
-    body = assert_422(call("POST", "/api/cases", who="resident", body="{not json", content_type="application/json"), "")
-    assert "JSON" in body["detail"]
+    response = call("POST", "/api/cases", who="resident", body="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "请求体不是有效的 JSON"}
+    matches(openapi, "/api/cases", "POST", 400, response.json())
 
 
 def test_every_declared_error_answer_has_detail(openapi):

@@ -16,9 +16,8 @@ from grassroots.cases.models import Channel, State
 # --- errors -------------------------------------------------------------------------------
 
 
-class CaseErrorOut(Schema):
-    detail: str = Field(description="错误说明（中文）")
-    field: str = Field("", description="出错的字段名；与某个字段无关时为空字符串")
+class CaseErrorOut(ErrorOut):
+    """A refusal of the case loop: ErrorOut, with `field` naming the field when one is at fault."""
 
 
 CASE_ERRORS: dict[int, type[Schema]] = {

@@ -29,9 +29,8 @@ router = Router(tags=["矛盾纠纷与信访"])
 MAX_AMOUNT = Decimal("999999999999.99")  # Dispute.amount: 14 digits, 2 after the point
 
 
-class DisputeErrorOut(Schema):
-    detail: str = Field(description="错误说明（中文）")
-    field: str = Field("", description="出错的字段（如有）")
+class DisputeErrorOut(ErrorOut):
+    """A refusal of the disputes services: ErrorOut, with `field` naming the field when one is at fault."""
 
 
 D_ERRORS = {400: DisputeErrorOut, 401: ErrorOut, 403: DisputeErrorOut, 404: ErrorOut, 409: DisputeErrorOut,

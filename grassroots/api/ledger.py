@@ -23,7 +23,7 @@ from grassroots.territory.levels import Level
 router = Router(tags=["台账"])
 
 class LedgerErrorOut(ErrorOut):
-    field: str = Field("", description="出错的字段（如 id_number、reason），与字段无关时为空")
+    """A refusal of the ledger services: ErrorOut, with `field` (id_number, reason…) when one is at fault."""
 
 
 LEDGER_ERRORS = {**ERRORS, 400: LedgerErrorOut, 403: LedgerErrorOut}

@@ -30,6 +30,7 @@ class ValidationErrorOut(ErrorOut):
 
 
 ERRORS: dict[int, type[Schema]] = {
+    400: ErrorOut,  # the request cannot be read (a body that is not JSON)
     401: ErrorOut,  # no credentials, or a wrong / revoked / expired token
     403: ErrorOut,  # the role does not allow it, or CSRF failed on a session call
     404: ErrorOut,  # does not exist, or lies outside the caller's scope — deliberately the same
