@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
