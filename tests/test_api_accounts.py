@@ -291,8 +291,9 @@ def test_role_refusal_is_a_chinese_403(http, users, monkeypatch):
 # --- docs ------------------------------------------------------------------------------
 
 
-def test_openapi_schema_lists_the_paths(http, db):
-    response = http.get("/api/openapi.json")
+def test_openapi_schema_lists_the_paths(http, users):
+    _, raw = create_api_token(users["grid_worker"], "pytest")
+    response = http.get("/api/openapi.json", headers=bearer(raw))  # not public by default: test_api_contract.py
     assert response.status_code == 200
     schema = json.loads(response.text)
     assert schema["openapi"].startswith("3.")
@@ -311,8 +312,9 @@ def test_openapi_schema_lists_the_paths(http, db):
     assert schema["paths"]["/api/me"]["get"]["security"]
 
 
-def test_docs_page_loads_with_local_assets(http, db):
-    page = http.get("/api/docs")
+def test_docs_page_loads_with_local_assets(http, users):
+    _, raw = create_api_token(users["grid_worker"], "pytest")
+    page = http.get("/api/docs", headers=bearer(raw))
     assert page.status_code == 200
     assert "swagger-ui" in page.text and "cdn" not in page.text.lower()
     for name in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-init.js", "favicon.svg"):
