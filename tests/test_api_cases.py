@@ -466,7 +466,8 @@ def test_suggest(api):
     assert {s["code"] for s in body} <= active
     assert api("resident", "GET", "/api/cases/suggest", params={"text": ""}).status_code == 422
     blank = api("resident", "GET", "/api/cases/suggest", params={"text": "   "})
-    assert blank.status_code == 422 and blank.json() == {"detail": "参数 text 不能为空"}
+    assert blank.status_code == 422 and blank.json() == {
+        "detail": "参数 text 不能为空", "errors": [{"field": "text", "message": "参数 text 不能为空"}]}
     assert api("resident", "GET", "/api/cases/suggest", params={"text": "？！……"}).json() == []
     assert not Case.objects.exists()
 
@@ -511,8 +512,8 @@ def test_rates(api, city):
     assert old == {"start": "2020-01-01", "end": "2020-01-31", "rows": []}
 
 
-def test_openapi_documents_the_cases_endpoints(http):
-    schema = http.get("/api/openapi.json").json()
+def test_openapi_documents_the_cases_endpoints(api):
+    schema = api("dispatcher", "GET", "/api/openapi.json").json()
     paths = schema["paths"]
     assert "/api/cases" in paths and "/api/cases/{number}/actions/dispatch" in paths
     assert "/api/cases/{number}/actions/{action}" not in paths
