@@ -32,6 +32,7 @@ LISTS = [
     "/api/ledger/overdue",
     "/api/ledger/access-log",
     "/api/ledger/organisations",
+    "/api/accounts/users",
 ]
 
 

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from grassroots.accounts import services
 from grassroots.accounts.permissions import require
 from grassroots.accounts.roles import Action, Role
+from grassroots.api.params import PageIn, id_path, page_of
 from grassroots.api.schemas import ERRORS, ValidationErrorOut
 from grassroots.lib import privacy
 
@@ -43,14 +44,12 @@ class AccountPageOut(Schema):
     count: int = Field(description="符合条件的账户总数（仅限调用者管理范围内）")
 
 
-class AccountListIn(Schema):
+class AccountListIn(PageIn):
     q: str = Field("", max_length=50, description="用户名、姓名包含该文字，或完整的 11 位手机号")
     role: Role | None = Field(None, description="只列出该角色")
     status: str = Field("", pattern="^(|active|disabled|must_change)$",
                         description="active 启用 / disabled 停用 / must_change 待修改密码；空为全部")
     locked: bool = Field(False, description="只列出登录锁定的账户")
-    limit: int = Field(100, ge=1, le=1000, description="每页条数，1–1000，默认 100")
-    offset: int = Field(0, ge=0, description="从第几条开始（跳过的条数），默认 0")
 
 
 class AccountIn(Schema):
@@ -110,7 +109,7 @@ def list_accounts(request: HttpRequest, filters: Query[AccountListIn]):
     require(request.user, Action.MANAGE_ACCOUNTS, request)
     qs = services.account_list(request.user, q=filters.q, role=filters.role or "", status=filters.status,
                                locked=filters.locked)
-    page = list(qs[filters.offset:filters.offset + filters.limit])
+    page = list(page_of(qs, filters))  # AccountListIn is a PageIn: the shared, bounded limit/offset
     locked = services.lockouts(u.username for u in page)
     return {"items": [_row(u, locked) for u in page], "count": qs.count()}
 
@@ -127,13 +126,13 @@ def create_account(request: HttpRequest, payload: AccountIn):
 
 
 @router.get("/accounts/users/{int:user_id}", response={200: AccountOut, **ERRORS}, summary="查看账户")
-def get_account(request: HttpRequest, user_id: int):
+def get_account(request: HttpRequest, user_id: int = id_path("账户编号")):
     """管理范围之外的账户与不存在的账户一样返回 404。"""
     return _row(services.get_account_or_404(request.user, user_id, request))
 
 
 @router.patch("/accounts/users/{int:user_id}", response={200: AccountOut, **ACCOUNT_ERRORS}, summary="修改账户")
-def update_account(request: HttpRequest, user_id: int, payload: AccountPatch):
+def update_account(request: HttpRequest, payload: AccountPatch, user_id: int = id_path("账户编号")):
     """修改姓名、手机号、角色、辖区范围或部门；未提供的字段保持不变。"""
     user = services.get_account_or_404(request.user, user_id, request)
     given = payload.dict(exclude_unset=True)
@@ -161,27 +160,27 @@ def _act(request, user_id: int, action):
 
 @router.post("/accounts/users/{int:user_id}/disable", response={200: AccountOut, **ACCOUNT_ERRORS},
              summary="停用账户")
-def disable_account(request: HttpRequest, user_id: int):
+def disable_account(request: HttpRequest, user_id: int = id_path("账户编号")):
     """停用后不能再登录，已登录的会话在下次请求时结束，接口令牌立即失效。"""
     return _act(request, user_id, services.disable_account)
 
 
 @router.post("/accounts/users/{int:user_id}/enable", response={200: AccountOut, **ACCOUNT_ERRORS},
              summary="重新启用账户")
-def enable_account(request: HttpRequest, user_id: int):
+def enable_account(request: HttpRequest, user_id: int = id_path("账户编号")):
     return _act(request, user_id, services.enable_account)
 
 
 @router.post("/accounts/users/{int:user_id}/unlock", response={200: AccountOut, **ACCOUNT_ERRORS},
              summary="解除登录锁定")
-def unlock_account(request: HttpRequest, user_id: int):
+def unlock_account(request: HttpRequest, user_id: int = id_path("账户编号")):
     """清除该用户名在所有地址上的连续登录失败记录。"""
     return _act(request, user_id, services.unlock_account)
 
 
 @router.post("/accounts/users/{int:user_id}/reset-password", response={200: PasswordOut, **ACCOUNT_ERRORS},
              summary="重置密码")
-def reset_password(request: HttpRequest, user_id: int):
+def reset_password(request: HttpRequest, user_id: int = id_path("账户编号")):
     """设置临时密码（只在此次响应中返回一次），对方下次登录时必须修改；同时解除登录锁定。"""
     user = services.get_account_or_404(request.user, user_id, request)
     try:
