@@ -103,6 +103,8 @@ MIDDLEWARE = [
     # middleware above it that touched request.POST or request.body would read a body the cap
     # refuses, and would see a chunked body as empty.
     "grassroots.lib.middleware.BodyCapMiddleware",
+    # After the cap, because it reads the body: a NUL character under /api/ or /open311/ is a 4xx.
+    "grassroots.api.middleware.NulGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from grassroots.api.params import MAX_INT, Day, Moment, RecordId
-from grassroots.api.schemas import ErrorOut, LabelledOut, RegionRef, ValidationErrorOut
+from grassroots.api.schemas import ERRORS, ErrorOut, LabelledOut, RegionRef
 from grassroots.cases.models import Channel, State
 
 # --- errors -------------------------------------------------------------------------------
@@ -21,12 +21,10 @@ class CaseErrorOut(ErrorOut):
 
 
 CASE_ERRORS: dict[int, type[Schema]] = {
+    **ERRORS,  # 401, 404, 413, 422, 429 as everywhere
     400: CaseErrorOut,  # the request cannot be carried out (a rule of the case loop)
-    401: ErrorOut,
     403: CaseErrorOut,  # the role or the caller's relation to the case does not allow it
-    404: ErrorOut,  # no such case, or outside the caller's scope — deliberately the same
     409: CaseErrorOut,  # someone else changed the case first (stale version)
-    422: ValidationErrorOut,
 }
 
 

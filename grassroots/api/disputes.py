@@ -19,7 +19,7 @@ from grassroots.accounts.permissions import audit_denial, can, require
 from grassroots.accounts.roles import Action
 from grassroots.api.errors import Invalid
 from grassroots.api.params import MAX_INT, Day, Moment, PageIn, RecordId, id_path, page_of
-from grassroots.api.schemas import ERRORS, ErrorOut, ValidationErrorOut
+from grassroots.api.schemas import ERRORS, ErrorOut
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
 from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import Agreement, Dispute, Petition
@@ -33,8 +33,7 @@ class DisputeErrorOut(ErrorOut):
     """A refusal of the disputes services: ErrorOut, with `field` naming the field when one is at fault."""
 
 
-D_ERRORS = {400: DisputeErrorOut, 401: ErrorOut, 403: DisputeErrorOut, 404: ErrorOut, 409: DisputeErrorOut,
-            422: ValidationErrorOut}
+D_ERRORS = {**ERRORS, 400: DisputeErrorOut, 403: DisputeErrorOut, 409: DisputeErrorOut}
 
 
 def _refusal(request: HttpRequest, exc: services.DisputeError) -> Status:

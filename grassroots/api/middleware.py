@@ -107,7 +107,7 @@ def _nul_field(request: HttpRequest) -> tuple[str, str] | None:
     return None
 
 
-class ErrorFormatMiddleware:
+class NulGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -116,14 +116,34 @@ class ErrorFormatMiddleware:
         if path.startswith((API_PREFIX, OPEN311_PREFIX)):
             try:
                 nul = _nul_field(request)
-            except SuspiciousOperation:  # too big, too many fields: the view's own answer (400/413) says so
+            except SuspiciousOperation:  # too many fields and the like: the view's own answer says so
                 nul = None
             if nul is not None:
-                return self._refuse_nul(path, *nul)
+                return self._refuse(path, *nul)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse(path: str, field: str, what: str) -> HttpResponse:
+        message = NUL_MESSAGE.format(what=what)
+        if path.startswith(OPEN311_PREFIX):
+            from grassroots.api.open311 import error_response
+
+            return error_response("xml" if path.endswith(".xml") else "json", 400, message)
+        body = {"detail": message, "errors": [{"field": field, "message": message}]}
+        return HttpResponse(json.dumps(body, ensure_ascii=False), status=422,
+                            content_type="application/json; charset=utf-8")
+
+
+class ErrorFormatMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         status = response.status_code
         if status < 400:
             return response
+        path = request.path
         if path.startswith(OPEN311_PREFIX):
             if getattr(response, "open311", False):
                 return response
@@ -139,14 +159,3 @@ class ErrorFormatMiddleware:
                                content_type="application/json; charset=utf-8")
             return _replace(response, new)
         return response
-
-    @staticmethod
-    def _refuse_nul(path: str, field: str, what: str) -> HttpResponse:
-        message = NUL_MESSAGE.format(what=what)
-        if path.startswith(OPEN311_PREFIX):
-            from grassroots.api.open311 import error_response
-
-            return error_response("xml" if path.endswith(".xml") else "json", 400, message)
-        body = {"detail": message, "errors": [{"field": field, "message": message}]}
-        return HttpResponse(json.dumps(body, ensure_ascii=False), status=422,
-                            content_type="application/json; charset=utf-8")

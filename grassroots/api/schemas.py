@@ -34,7 +34,9 @@ ERRORS: dict[int, type[Schema]] = {
     401: ErrorOut,  # no credentials, or a wrong / revoked / expired token
     403: ErrorOut,  # the role does not allow it, or CSRF failed on a session call
     404: ErrorOut,  # does not exist, or lies outside the caller's scope — deliberately the same
+    413: ErrorOut,  # the request body is over the size cap (lib/middleware.py)
     422: ValidationErrorOut,
+    429: ErrorOut,  # over a rate limit (lib/ratelimit.py), e.g. too many bad tokens; see Retry-After
 }
 
 
