@@ -138,3 +138,15 @@ def test_plain_http_development_has_no_hsts_and_plain_cookies(client, users):
         assert_strict(page)
     production = settings_in_fresh_process({"DEBUG": "0", "SECRET_KEY": "x" * 50, "PRIVACY_KEY": "y" * 50})
     assert production["SESSION_COOKIE_SECURE"] is True  # production: HTTPS-only cookies anyway
+
+
+def test_refusals_before_any_view_carry_the_policy_too(client, users, settings):
+    settings.REQUEST_BODY_MAX_BYTES = 1024
+    settings.REQUEST_BODY_LIMITS = []
+    client.force_login(users["resident"])
+    refused = client.post("/cases/report/", data=b"x" * 4096, content_type="application/octet-stream")
+    assert refused.status_code == 413
+    assert_strict(refused)
+    api = client.post("/api/tokens", data=b"x" * 4096, content_type="application/json")
+    assert api.status_code == 413
+    assert_strict(api)
