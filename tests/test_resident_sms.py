@@ -131,6 +131,23 @@ def test_resends_are_limited_per_phone(tree, caplog, settings):
     assert PhoneCode.objects.count() == 3
 
 
+def test_resends_are_limited_per_address(tree, settings):
+    settings.RATE_LIMIT_SMS_ADDRESS = "2/h"
+    for n in range(2):
+        _resident_with(f"1390000000{n}")
+        assert send(Client(), "/accounts/login/sms/", phone=f"1390000000{n}").status_code == 200
+    _resident_with("13900000009")
+    refused = send(Client(), "/accounts/login/sms/", phone="13900000009")
+    assert refused.status_code == 400 and "获取验证码过于频繁" in refused.content.decode()
+
+
+def _resident_with(phone):
+    user = User(username=f"r_{phone}", role=Role.RESIDENT, phone=phone)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
 def test_a_disabled_resident_cannot_sign_in_by_code(tree, caplog):
     caplog.set_level(logging.INFO, logger="grassroots.sms")
     user = _resident()

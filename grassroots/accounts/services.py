@@ -556,10 +556,13 @@ def send_code(phone: str, purpose: str, *, request=None) -> None:
     if last is not None and (now - last.created_at).total_seconds() < wait:
         left = wait - int((now - last.created_at).total_seconds())
         raise CodeRefused(f"验证码已发送，请 {left} 秒后再重新获取", "phone")
+    # lib.ratelimit's public entry point: per phone (its digest), then per caller (the client address).
     for bucket, who, setting in (("sms-phone", digest, "RATE_LIMIT_SMS_PHONE"),
-                                 ("sms-address", ratelimit.client_key(request) if request else "local",
-                                  "RATE_LIMIT_SMS_ADDRESS")):
-        verdict = ratelimit.hit(bucket, who, ratelimit.rate(setting))
+                                 ("sms-address", None, "RATE_LIMIT_SMS_ADDRESS")):
+        if request is None:
+            verdict = ratelimit.hit(bucket, who or "console", ratelimit.rate(setting))
+        else:
+            verdict = ratelimit.check(request, bucket, setting, who=who)
         if not verdict.allowed:
             minutes = max(1, -(-verdict.retry_after // 60))
             raise CodeRefused(f"获取验证码过于频繁，请 {minutes} 分钟后再试", "phone")
