@@ -144,6 +144,16 @@ def test_edit_within_the_scope_and_the_audit(users, admins):
     assert gw.full_name == "张网格改" and gw.role == Role.COMMUNITY_STAFF and gw.region.code == "110101001002"
     event = AuditEvent.objects.get(kind=AuditEvent.Kind.ACCOUNT_CHANGED)
     assert "手机号已修改" in event.detail and "社区（村）工作人员" in event.detail and "13800001234" not in event.detail
+    # the whole number is never shown back: its mask as a hint; left empty it stays, ticked it goes
+    form = page_text(c.get(f"/accounts/users/{gw.pk}/"))
+    assert "13800001234" not in form and 'placeholder="138****1234"' in form
+    kept = {"full_name": "张网格改", "phone": "", "role": "community_staff", "region": "110101001002", "department": ""}
+    assert c.post(f"/accounts/users/{gw.pk}/", kept).status_code == 302
+    gw.refresh_from_db()
+    assert privacy.plain_of(gw.phone) == "13800001234"
+    assert c.post(f"/accounts/users/{gw.pk}/", {**kept, "clear_phone": "on"}).status_code == 302
+    gw.refresh_from_db()
+    assert not gw.phone and not gw.phone_digest
     # moving the account out of the admin's own street is refused
     refused = c.post(f"/accounts/users/{gw.pk}/", {"full_name": "x", "phone": "", "role": "community_staff",
                                                     "region": "110102001001", "department": ""})

@@ -56,6 +56,7 @@ def test_create_returns_the_temporary_password_once(users, api):
     ({"region": "110102001001"}, "region", "辖区代码“110102001001”不存在或不在您的管理范围内"),
     ({"region": "110101"}, "region", "辖区代码“110101”不存在或不在您的管理范围内"),
     ({"region": "", "role": "admin"}, "region", "不能授予全局系统管理员：请为管理员指定您辖区内的辖区范围"),
+    ({"region": "110101", "role": "admin"}, "region", "辖区代码“110101”不存在或不在您的管理范围内"),  # above theirs
     ({"region": "", "role": "handler", "department": "110101/chengguan"}, "department",
      "部门“110101/chengguan”不存在或不在您的管理范围内"),
     ({"role": "resident", "region": ""}, "role", "居民账户不属于任何辖区，只能由全局系统管理员管理"),

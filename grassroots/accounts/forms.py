@@ -61,12 +61,16 @@ class AccountForm(forms.Form):
         if editing:
             del self.fields["username"]
             del self.fields["password"]
+            # The whole number is never shown back (lib.privacy): its mask as a hint, empty keeps it.
+            self.fields["phone"].help_text = "留空则不修改；填写新号码即替换"
+            self.fields["clear_phone"] = forms.BooleanField(label="删除手机号", required=False)
 
-    def account_input(self):
+    def account_input(self, current_phone: str = ""):
         from grassroots.accounts.services import AccountInput
 
         d = self.cleaned_data
-        return AccountInput(username=d.get("username", ""), full_name=d.get("full_name", ""), phone=d.get("phone", ""),
+        phone = "" if d.get("clear_phone") else (d.get("phone", "") or current_phone)
+        return AccountInput(username=d.get("username", ""), full_name=d.get("full_name", ""), phone=phone,
                             role=d.get("role", ""), region=d.get("region", ""), department=d.get("department", ""),
                             password=d.get("password", ""))
 

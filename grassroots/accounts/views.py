@@ -115,13 +115,15 @@ def account_new(request):
 @login_required
 def account_edit(request, user_id: int):
     account = services.get_account_or_404(request.user, user_id, request)
-    initial = {"full_name": account.full_name, "phone": services.privacy.plain_of(account.phone),
-               "role": account.role, "region": account.region.code if account.region_id else "",
+    initial = {"full_name": account.full_name, "role": account.role, "region": account.region.code if account.region_id else "",
                "department": services.department_ref(account.department)}
     form = _account_form(request, request.POST or None, initial=initial, editing=True)
+    if account.phone:
+        form.fields["phone"].widget.attrs["placeholder"] = str(account.phone)  # the mask
     if request.method == "POST" and form.is_valid():
+        current = services.privacy.plain_of(account.phone)  # kept when the field is left empty; never shown
         try:
-            services.update_account(request.user, account, form.account_input(), request=request)
+            services.update_account(request.user, account, form.account_input(current), request=request)
         except services.AccountError as exc:
             _form_error(form, exc)
         else:
