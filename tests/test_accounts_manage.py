@@ -363,3 +363,13 @@ def test_create_staff_fixture_accounts_are_not_forced_to_change(users):
     assert not User.objects.filter(must_change_password=True).exists()
     create_staff("plain", PASSWORD, Role.RESIDENT)
     assert sign_in(Client(), "plain").get("/home/").status_code == 200
+
+
+def test_a_street_admin_reads_the_audit_of_their_street_only(users, admins):
+    sign_in(Client(), "ld_xc")  # 西城区's leader signs in: not this street's business
+    sign_in(Client(), "gw_a1")
+    admin_client("admin_x").post(f"/accounts/users/{User.objects.get(username='ld_xc').pk}/")  # 404, audited
+    html = page_text(admin_client("admin_st").get("/accounts/audit/"))
+    assert "gw_a1" in html and "ld_xc" not in html and "admin_x" not in html
+    everything = page_text(admin_client("admin_all").get("/accounts/audit/"))
+    assert "gw_a1" in everything and "ld_xc" in everything and "admin_x" in everything

@@ -494,6 +494,19 @@ def reset_password(actor: User, target: User, *, request=None) -> str:
     return password
 
 
+def audit_events(actor: User) -> QuerySet[AuditEvent]:
+    """The audit log an administrator reads: everything for a global one; for a scoped one the events
+    of records inside their territory and the events of (or by) the accounts they manage."""
+    events = AuditEvent.objects.all()
+    if sees_everything(actor):
+        return events
+    managed = manageable_accounts(actor).values("pk")
+    q = Q(user__in=managed)
+    if actor.region_id:
+        q |= path_prefix_q("region_path", actor.region.path)
+    return events.filter(q)
+
+
 def account_list(actor: User, *, q: str = "", role: str = "", status: str = "", locked: bool = False) -> QuerySet[User]:
     """The accounts ACTOR manages, filtered: Q matches username, name or the whole phone number."""
     users = manageable_accounts(actor).order_by("role", "username")

@@ -324,7 +324,7 @@ def sms_login(request):
 @login_required
 def audit_log(request):
     require(request.user, Action.VIEW_AUDIT, request)
-    events = AuditEvent.objects.select_related("user")
+    events = services.audit_events(request.user).select_related("user")
     kind = request.GET.get("kind", "")
     if kind in AuditEvent.Kind.values:
         events = events.filter(kind=kind)
