@@ -359,6 +359,10 @@ LAW_CORPUS_DIR = Path(envstr("LAW_CORPUS_DIR", str(VAR_DIR / "laws")))
 BACKUP_DIR = Path(envstr("BACKUP_DIR", str(VAR_DIR / "backups")))
 PG_BIN_DIR = envstr("PG_BIN_DIR", "")
 
+# Exactly-once creates (grassroots/lib/idempotency.py): form tokens and API Idempotency-Keys are
+# kept this many hours, then the worker purges them; a retry after that creates anew.
+IDEMPOTENCY_KEEP_HOURS = envint("IDEMPOTENCY_KEEP_HOURS", 24)
+
 # Rate limits (grassroots/lib/ratelimit.py, docs/limits.md): "count/period", period s/m/h/d
 # ("10/5m" = ten per five minutes); empty or 0 switches a limit off. Counted per caller: a valid
 # API key per key, a signed-in user per account, only anonymous callers per client address.

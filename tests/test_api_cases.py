@@ -361,7 +361,11 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(api, city):
     stale = act(api, "dispatcher_dc", number, "dispatch", version=1, lead_department_code="chengguan",
                 matter_code="02.02.01")
     assert stale.status_code == 409
-    assert stale.json() == {"detail": services.CONFLICT, "field": ""}
+    body = stale.json()
+    assert body["detail"] == services.CONFLICT and body["field"] == "version"
+    # What changed since version 1: the accept, the current state and version to retry with.
+    assert body["state"] == {"code": "accepted", "label": "已受理"} and body["version"] == 2
+    assert [(c["action"], c["actor_name"], c["to_state"]) for c in body["changes"]] == [("accept", "王调度", "accepted")]
     stored = current(number)
     assert stored.state == State.ACCEPTED and stored.lead_department is None and stored.version == 2
     assert list(stored.events.values_list("action", flat=True)) == ["report", "accept"]

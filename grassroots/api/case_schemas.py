@@ -10,7 +10,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from grassroots.api.params import MAX_INT, Day, Moment, RecordId
-from grassroots.api.schemas import ERRORS, ErrorOut, LabelledOut, RegionRef
+from grassroots.api.schemas import ERRORS, ConflictOut, ErrorOut, LabelledOut, RegionRef
 from grassroots.cases.models import Channel, State
 
 # --- errors -------------------------------------------------------------------------------
@@ -24,7 +24,7 @@ CASE_ERRORS: dict[int, type[Schema]] = {
     **ERRORS,  # 401, 404, 413, 422, 429 as everywhere
     400: CaseErrorOut,  # the request cannot be carried out (a rule of the case loop)
     403: CaseErrorOut,  # the role or the caller's relation to the case does not allow it
-    409: CaseErrorOut,  # someone else changed the case first (stale version)
+    409: ConflictOut,  # someone else changed the case first (stale version): what changed, never a 403
 }
 
 

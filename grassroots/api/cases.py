@@ -49,8 +49,9 @@ from grassroots.api.case_schemas import (
     WorklistOut,
 )
 from grassroots.api.errors import Invalid
+from grassroots.api.once import IdempotencyKeyHeader, once
 from grassroots.api.params import PageIn, page_of
-from grassroots.api.schemas import ERRORS
+from grassroots.api.schemas import ERRORS, conflict_body
 from grassroots.cases import policy, queries, services
 from grassroots.cases.models import Case, Channel, Extension, Matter
 from grassroots.cases.routing import ancestor_at
@@ -77,6 +78,8 @@ EVENT_LABELS = {
 
 
 def _refusal(request: HttpRequest, exc: services.CaseError) -> Status:
+    if isinstance(exc, services.Conflict):  # a lost race: what changed, and no audit entry
+        return Status(409, conflict_body(exc))
     if isinstance(exc, services.NotAllowed):
         audit_denial(request.user, request, f"case refused: {exc.message}")
     return Status(exc.status, {"detail": exc.message, "field": exc.field})
@@ -205,7 +208,8 @@ def _default_channel(user: User) -> str:
 
 
 @router.post("/cases", response={201: IntakeOut, **CASE_ERRORS}, summary="登记事件（接诉）")
-def create_case(request: HttpRequest, payload: CaseIn):
+@once("cases.create", IntakeOut)
+def create_case(request: HttpRequest, payload: CaseIn, idempotency_key: IdempotencyKeyHeader = None):
     """登记一件事件，返回事件、自动分类的前 3 个事项（含置信度）、建议的派遣去向和疑似重复事件。
 
     来源渠道按角色限定：居民只能为 app（默认）；网格员 grid、visit；社区工作人员 visit、app、letter；
@@ -435,16 +439,13 @@ def rates(request: HttpRequest, period: Query[RatesIn]):
 
 
 def _act(request: HttpRequest, number: str, action: str, version: int | None, do: Callable[[Case, User], object]):
-    """Run one lifecycle action. Refusals (role, state, stale version) are checked before
-    anything is written, so a refused request leaves no trace but its audit entry."""
+    """Run one lifecycle action, checked in lib.workflow's order before anything is written:
+    scope (404), then the version (409 with what changed), then the permission in the current
+    state (403, audited). A refused request leaves no trace but its audit entry."""
     case = _case_or_404(request, number)
     user = request.user
     try:
-        problem = policy.refusal(user, case, action)
-        if problem:
-            raise services.NotAllowed(problem)
-        if version is not None and version != case.version:
-            raise services.Conflict(services.CONFLICT)
+        services.check(case, user, action, version)
         do(case, user)
     except services.CaseError as exc:
         return _refusal(request, exc)

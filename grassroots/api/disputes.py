@@ -18,11 +18,13 @@ from ninja import Field, Query, Router, Schema, Status
 from grassroots.accounts.permissions import audit_denial, can, require
 from grassroots.accounts.roles import Action
 from grassroots.api.errors import Invalid
+from grassroots.api.once import IdempotencyKeyHeader, once
 from grassroots.api.params import MAX_INT, Day, Moment, PageIn, RecordId, id_path, page_of
-from grassroots.api.schemas import ERRORS, ErrorOut
+from grassroots.api.schemas import ERRORS, ConflictOut, ErrorOut, conflict_body
 from grassroots.disputes import laws, petitions, policy, queries, screening, services
 from grassroots.disputes.documents import agreement_docx
 from grassroots.disputes.models import Agreement, Dispute, Petition
+from grassroots.lib import workflow
 
 router = Router(tags=["矛盾纠纷与信访"])
 
@@ -33,10 +35,12 @@ class DisputeErrorOut(ErrorOut):
     """A refusal of the disputes services: ErrorOut, with `field` naming the field when one is at fault."""
 
 
-D_ERRORS = {**ERRORS, 400: DisputeErrorOut, 403: DisputeErrorOut, 409: DisputeErrorOut}
+D_ERRORS = {**ERRORS, 400: DisputeErrorOut, 403: DisputeErrorOut, 409: ConflictOut}
 
 
 def _refusal(request: HttpRequest, exc: services.DisputeError) -> Status:
+    if isinstance(exc, services.Conflict):  # a lost race: what changed, and no audit entry
+        return Status(409, conflict_body(exc))
     if isinstance(exc, services.NotAllowed):
         audit_denial(request.user, request, f"dispute api refused: {exc.message}")
     return Status(exc.status, {"detail": exc.message, "field": exc.field})
@@ -196,7 +200,8 @@ def _dispute_detail(user, d: Dispute) -> dict:
 
 
 @router.post("/disputes", response={201: DisputeDetailOut, **D_ERRORS}, summary="登记矛盾纠纷")
-def create_dispute(request: HttpRequest, payload: DisputeIn):
+@once("disputes.create", DisputeDetailOut)
+def create_dispute(request: HttpRequest, payload: DisputeIn, idempotency_key: IdempotencyKeyHeader = None):
     """登记一件矛盾纠纷。风险等级、涉及人数或金额达到提级标准时自动交街道或区矛调中心调解（记入时间线）。
     不符合要求时返回 400，`field` 指出哪个字段，且不写入任何数据。"""
     try:
@@ -364,8 +369,8 @@ def _register_action(kind: str, path: str, name: str, schema: type[Schema], run,
     def operation(request: HttpRequest, number: str, payload: schema):
         record = fetch(request, number)
         try:
-            if payload.version != record.version:
-                raise services.Conflict(conflict)
+            flow = petitions.FLOW if kind == "petition" else services.FLOW
+            workflow.check_version(flow, record, payload.version)  # stale: 409 with what changed, before any 403
             run(record, request.user, payload)
         except services.DisputeError as exc:
             return _refusal(request, exc)
@@ -564,7 +569,8 @@ class PetitionPageOut(Schema):
 
 
 @router.post("/petitions", response={201: PetitionDetailOut, **D_ERRORS}, summary="信访登记")
-def create_petition(request: HttpRequest, payload: PetitionIn):
+@once("petitions.create", PetitionDetailOut)
+def create_petition(request: HttpRequest, payload: PetitionIn, idempotency_key: IdempotencyKeyHeader = None):
     """登记信访件，开始 15 日受理期限；同一信访人就同一事项再次信访时自动关联首件（repeat_of）。"""
     try:
         p = petitions.register(request.user, **payload.dict(exclude={"region_code"}), region=payload.region_code)

@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from grassroots.accounts.permissions import audit_denial, get_region_or_404, require
 from grassroots.accounts.roles import Action
+from grassroots.api.once import IdempotencyKeyHeader, once
 from grassroots.api.params import Day, Moment, PageIn, RecordId, id_path, page_of
 from grassroots.api.schemas import ERRORS, ErrorOut
 from grassroots.ledger import queries, services
@@ -320,7 +321,9 @@ def person_full(request: HttpRequest, payload: FullIn, pk: int = id_path("人员
 
 
 @router.post("/ledger/persons/{pk}/visits", response={201: VisitOut, **LEDGER_ERRORS}, summary="登记走访")
-def record_visit(request: HttpRequest, payload: VisitIn, pk: int = id_path("人员编号")):
+@once("ledger.visit", VisitOut)
+def record_visit(request: HttpRequest, payload: VisitIn, pk: int = id_path("人员编号"),
+                 idempotency_key: IdempotencyKeyHeader = None):
     require(request.user, Action.RECORD_VISIT, request)
     p = queries.get_person(request.user, pk, request)
     try:
@@ -335,7 +338,9 @@ def record_visit(request: HttpRequest, payload: VisitIn, pk: int = id_path("人�
 
 
 @router.post("/ledger/persons/{pk}/care", response={201: CareTagOut, **LEDGER_ERRORS}, summary="认定关爱/重点人群")
-def assign_care(request: HttpRequest, payload: CareIn, pk: int = id_path("人员编号")):
+@once("ledger.care", CareTagOut)
+def assign_care(request: HttpRequest, payload: CareIn, pk: int = id_path("人员编号"),
+                idempotency_key: IdempotencyKeyHeader = None):
     require(request.user, Action.ASSIGN_CARE, request)
     p = queries.get_person(request.user, pk, request)
     try:
@@ -480,7 +485,8 @@ class OwnerIn(Schema):
 
 
 @router.post("/ledger/persons", response={201: PersonOut, **LEDGER_ERRORS}, summary="人口登记")
-def register_person(request: HttpRequest, payload: PersonIn):
+@once("ledger.person", PersonOut)
+def register_person(request: HttpRequest, payload: PersonIn, idempotency_key: IdempotencyKeyHeader = None):
     """登记一人：在某户中（随户确定房屋和网格），或只在某网格中。性别和出生日期由身份证号得出。"""
     require(request.user, Action.EDIT_LEDGER, request)
     household = queries.get_household(request.user, payload.household, request) if payload.household else None
@@ -519,7 +525,8 @@ def move_out(request: HttpRequest, payload: MoveOutIn, pk: int = id_path("人员
 
 
 @router.post("/ledger/households/{number}/split", response={201: HouseholdOut, **LEDGER_ERRORS}, summary="分户")
-def split_household(request: HttpRequest, number: str, payload: SplitIn):
+@once("ledger.split", HouseholdOut)
+def split_household(request: HttpRequest, number: str, payload: SplitIn, idempotency_key: IdempotencyKeyHeader = None):
     require(request.user, Action.EDIT_LEDGER, request)
     h = queries.get_household(request.user, number, request)
     members = list(Person.objects.filter(pk__in=payload.members, household=h))

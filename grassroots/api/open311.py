@@ -47,7 +47,7 @@ from grassroots.accounts.services import user_for_token
 from grassroots.api.params import FIRST_YEAR, LAST_YEAR
 from grassroots.cases import queries, services
 from grassroots.cases.models import OPEN_STATES, Case, Channel, Matter, State
-from grassroots.lib import ratelimit
+from grassroots.lib import idempotency, ratelimit
 from grassroots.territory.levels import DEPTH, Level
 from grassroots.territory.models import Region
 
@@ -396,8 +396,28 @@ def _post(request: HttpRequest, fmt: str) -> HttpResponse:
     Residents' reports come in through channel app (as from our own app); a staff
     account's key is a system integration, channel api. A caller may locate the report
     with lat/long or, lacking a point, with address_id = a community or grid code.
+    An `Idempotency-Key` header makes a retry answer the first answer (lib.idempotency).
     """
     user = _caller(request, required=True)
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        return _create(request, fmt, user)
+    if not idempotency.valid_key(key):
+        raise Refusal(422, idempotency.BAD_KEY)
+
+    def work() -> HttpResponse:
+        try:
+            return _create(request, fmt, user)
+        except Refusal as exc:  # answered, and nothing kept: the key may be sent again
+            return _errors(fmt, exc.status, exc.description)
+
+    try:
+        return idempotency.respond_once(request, "open311.requests", key, work, caller=user, ignore=("api_key",))
+    except idempotency.Refused as exc:
+        raise Refusal(exc.status, exc.message) from None
+
+
+def _create(request: HttpRequest, fmt: str, user: User) -> HttpResponse:
     form = request.POST
     code = form.get("service_code", "").strip()
     if not code:

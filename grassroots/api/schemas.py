@@ -29,6 +29,45 @@ class ValidationErrorOut(ErrorOut):
     errors: list[FieldErrorOut] = Field(description="逐项的错误：参数名和中文说明")
 
 
+class StateRefOut(Schema):
+    code: str = Field(description="状态代码")
+    label: str = Field(description="状态名称")
+
+
+class ChangeOut(Schema):
+    at: datetime | None = Field(None, description="何时")
+    version: int | None = Field(None, description="这一步写下的版本号")
+    action: str = Field(description="操作代码")
+    label: str = Field(description="操作名称")
+    actor_name: str = Field("", description="谁")
+    from_state: str = Field("", description="之前的状态代码")
+    to_state: str = Field("", description="之后的状态代码")
+    from_label: str = Field("", description="之前的状态")
+    to_label: str = Field("", description="之后的状态")
+    note: str = Field("", description="说明")
+
+
+class ConflictOut(ErrorOut):
+    """409: someone changed the record first (lib.workflow), or the same Idempotency-Key is still
+    being processed. Never a 403: losing a race is not a refusal."""
+
+    field: str = Field("", description="出错的字段名（版本冲突时为 version）")
+    state: StateRefOut | None = Field(None, description="记录现在的状态")
+    version: int | None = Field(None, description="记录现在的版本号；用它重新提交")
+    seen_version: int | None = Field(None, description="调用者提交的（已过时的）版本号")
+    changes: list[ChangeOut] = Field([], description="调用者看到的版本之后发生的变化（按时间先后）")
+
+
+def conflict_body(exc) -> dict:
+    """The 409 answer for a Conflict (a subclass of lib.workflow.Conflict)."""
+    from grassroots.lib.workflow import Conflict
+
+    body = {"detail": exc.message, "field": getattr(exc, "field", "") or "version"}
+    if isinstance(exc, Conflict):
+        body.update(exc.details())
+    return body
+
+
 ERRORS: dict[int, type[Schema]] = {
     400: ErrorOut,  # the request cannot be read (a body that is not JSON)
     401: ErrorOut,  # no credentials, or a wrong / revoked / expired token

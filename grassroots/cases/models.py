@@ -338,6 +338,8 @@ class CaseEvent(models.Model):
     to_state = models.CharField(max_length=12, blank=True)
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    # The case's version this transition wrote (lib.workflow: what a loser of a race is shown).
+    version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = "事件日志"

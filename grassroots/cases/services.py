@@ -1,10 +1,12 @@
 """Writes to cases: intake from every channel and every transition of the lifecycle.
 
 Every transition goes through `_transition`, which
-  1. asks cases.policy whether the actor may do it from the current state,
-  2. writes the new fields with a conditional UPDATE on the version the actor saw —
+  1. checks the version the actor saw (lib.workflow: a stale one is a Conflict, 409, with what
+     changed — never a refusal), then asks cases.policy whether the actor may do it from the
+     current state,
+  2. writes the new fields with lib.workflow's compare-and-set on that version —
      if someone else changed the case first, nothing is written and the actor is told,
-  3. appends a CaseEvent (the timeline), all in one transaction.
+  3. appends a CaseEvent (the timeline, carrying the version it wrote), all in one transaction.
 """
 
 import re
@@ -15,7 +17,7 @@ from functools import cache, cached_property
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from grassroots.accounts.models import User
@@ -39,7 +41,7 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import notify, unit_members
 from grassroots.cases.routing import Route, suggest_route
-from grassroots.lib import privacy
+from grassroots.lib import privacy, workflow
 from grassroots.territory import directory, geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
@@ -60,7 +62,9 @@ class NotAllowed(CaseError):
     status = 403
 
 
-class Conflict(CaseError):
+class Conflict(CaseError, workflow.Conflict):
+    """Someone changed the case first (a stale version); `details()` says what changed."""
+
     status = 409
 
 
@@ -146,11 +150,22 @@ def _actor_name(user: User | None) -> str:
 
 
 def _event(case: Case, actor: User | None, action: str, before: str, note: str = "", *, to_state: str = "",
-           **data) -> CaseEvent:
+           at_version: int | None = None, **data) -> CaseEvent:
     return CaseEvent.objects.create(
         case=case, actor=actor, actor_name=_actor_name(actor), action=action, from_state=before,
-        to_state=to_state or case.state, note=note, data=data,
+        to_state=to_state or case.state, note=note, data=data, version=at_version,
     )
+
+
+def _action_label(action: str) -> str:
+    rule = policy.RULES.get(action)
+    return rule.label if rule else {"close": "自动结案", "report": "反映"}.get(action, action)
+
+
+FLOW = workflow.Flow(
+    model=Case, state_field="state", event_model=CaseEvent, event_fk="case", event_from="from_state",
+    event_to="to_state", labels=dict(State.choices), action_label=_action_label, message=CONFLICT, conflict=Conflict,
+)
 
 
 def _check_report(actor: User, report: Report) -> None:
@@ -347,8 +362,8 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
                 note: str = "", data: dict | None = None, changes: dict | None = None, check: bool = True) -> Case:
     if check:
         _may(case, actor, action, version)
-    elif version != case.version:
-        raise Conflict(CONFLICT)
+    else:
+        workflow.check_version(FLOW, case, version)
     before = case.state
     changes = dict(changes or {})
     if to_state:
@@ -361,21 +376,23 @@ def _transition(case: Case, actor: User | None, action: str, version: int, *, to
     with transaction.atomic():
         # The clock row first, then the case row: the order the worker's sweep locks them in.
         CaseClock.objects.filter(case_id=case.pk).update(alert=alert, next_due_at=next_due)
-        updated = Case.objects.filter(pk=case.pk, version=version).update(version=F("version") + 1, **changes)
-        if not updated:
-            raise Conflict(CONFLICT)
-        case.version = version + 1
-        _event(case, actor, action, before, note, **(data or {}))
+        workflow.compare_and_set(FLOW, case, version, changes)
+        _event(case, actor, action, before, note, at_version=case.version, **(data or {}))
     return case
 
 
-def _may(case: Case, actor: User, action: str, version: int) -> None:
-    """Refuse before anything is written (a matter correction, for one) when the actor may not act."""
+def _may(case: Case, actor: User, action: str, version: int | None) -> None:
+    """Refuse before anything is written (a matter correction, for one): first a stale version
+    (Conflict with what changed), then an action the actor may not take in the current state."""
+    workflow.check_version(FLOW, case, version)
     problem = policy.refusal(actor, case, action)
     if problem:
         raise NotAllowed(problem)
-    if version != case.version:
-        raise Conflict(CONFLICT)
+
+
+def check(case: Case, actor: User, action: str, version: int | None) -> None:
+    """What pages and the API ask before running ACTION (the order of lib.workflow)."""
+    _may(case, actor, action, version)
 
 
 def accept(case: Case, actor: User, version: int, *, matter_code: str = "", note: str = "") -> Case:

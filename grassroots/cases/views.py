@@ -58,14 +58,14 @@ from grassroots.cases.models import (
 )
 from grassroots.cases.notify import unread_count
 from grassroots.cases.services import CaseError, Conflict, NotAllowed, Report
-from grassroots.lib import privacy, ratelimit, sheets
+from grassroots.lib import idempotency, privacy, ratelimit, sheets, workflow
 from grassroots.territory import geo
 from grassroots.territory.levels import Level
 from grassroots.territory.models import Department, Region
 from grassroots.territory.queries import ancestors
 
 PAGE_SIZE = 50
-CONFLICT_MESSAGE = "该事件刚被他人处理，您的操作没有生效，请刷新后查看最新状态"
+CONFLICT_MESSAGE = services.CONFLICT
 
 # Timeline words for events that are not one of policy.RULES.
 EVENT_LABELS = {
@@ -235,8 +235,20 @@ def report(request):
     on_spot_allowed = user.role == Role.GRID_WORKER
     form = ReportForm(request.POST or None, request.FILES or None,
                       initial={"reporter_phone": privacy.plain_of(user.phone) if not staff else ""})
-    status = 200
-    if request.method == "POST":
+
+    def page(status: int = 200):
+        return render(request, "cases/report.html", {
+            "title": "网格上报" if channel == Channel.GRID else "反映问题",
+            "form": form,
+            "channel": channel,
+            "channel_label": Channel(channel).label if channel in Channel.values else "",
+            "staff": staff,
+            "on_spot_allowed": on_spot_allowed,
+            "matters": _matters() if staff else [],
+            "once_token": idempotency.form_token(request),
+        }, status=status)
+
+    def submit():
         status = 400
         if form.is_valid():
             d = form.cleaned_data
@@ -255,15 +267,11 @@ def report(request):
                 status = exc.status
             else:
                 return redirect("cases:submitted", number=taken.case.number)
-    return render(request, "cases/report.html", {
-        "title": "网格上报" if channel == Channel.GRID else "反映问题",
-        "form": form,
-        "channel": channel,
-        "channel_label": Channel(channel).label if channel in Channel.values else "",
-        "staff": staff,
-        "on_spot_allowed": on_spot_allowed,
-        "matters": _matters() if staff else [],
-    }, status=status)
+        return page(status)
+
+    if request.method == "POST":  # once per form token: a double submit goes to the first report
+        return idempotency.form_once(request, "cases.report", submit)
+    return page()
 
 
 @login_required
@@ -398,9 +406,13 @@ def new(request):
     channels = [c for c in ENTRY_CHANNELS if c in _channels(user)]
     form = EntryForm(request.POST or None, request.FILES or None, channels=channels,
                      assist_choices=_assist_choices(user), initial={"channel": channels[0] if channels else ""})
-    status = 200
     lead_error = ""
-    if request.method == "POST":
+
+    def page(status: int):
+        return _entry_page(request, form, may_dispatch, lead_error, status)
+
+    def submit():
+        nonlocal lead_error
         status = 400
         dispatching = may_dispatch and request.POST.get("submit") != "register"
         if form.is_valid():
@@ -430,6 +442,15 @@ def new(request):
             else:
                 messages.success(request, f"已受理并派遣：{case.number}" if dispatching else f"已登记：{case.number}")
                 return redirect("cases:detail", number=case.number)
+        return page(status)
+
+    if request.method == "POST":  # once per form token: a double submit goes to the first entry
+        return idempotency.form_once(request, "cases.new", submit)
+    return page(200)
+
+
+def _entry_page(request, form, may_dispatch: bool, lead_error: str, status: int):
+    user = request.user
     data = form.data if form.is_bound else {}
     region = _place(user, _float(data.get("lon")), _float(data.get("lat")), data.get("region_code", ""))
     lead = None
@@ -443,6 +464,7 @@ def new(request):
         "matters": _matters(),
         "places": _place_choices(user),
         "lead": lead,
+        "once_token": idempotency.form_token(request),
     }, status=status)
 
 
@@ -736,23 +758,21 @@ def act(request, number: str):
         raise Http404("没有这个操作")
     kwargs = {"assist_choices": _assist_choices(user)} if action in ("dispatch", "arbitrate") else {}
     form = ACTION_FORMS[action](request.POST, **kwargs)
-    status, message = 400, ""
+    status, message, changed = 400, "", ""
     if not form.is_valid():
         message = "；".join(e for errors in form.errors.values() for e in errors)
         if "version" in form.errors:
             status = 409
     else:
         version = form.cleaned_data.get("version")
-        problem = policy.refusal(user, case, action)
         try:
-            if version is not None and version != case.version:  # the page was out of date: say so first
-                raise Conflict(CONFLICT_MESSAGE)
-            if problem:
-                raise NotAllowed(problem)
+            # lib.workflow's order: the page out of date first (409, with what changed), then the permission.
+            services.check(case, user, action, version)
             with transaction.atomic():
                 done = _run(action, case, user, form.cleaned_data)
-        except Conflict:
-            status, message = 409, CONFLICT_MESSAGE
+        except Conflict as exc:
+            status, message = 409, exc.message
+            changed = workflow.conflict_text(exc)
         except CaseError as exc:
             status, message = exc.status, exc.message
         else:
@@ -765,7 +785,7 @@ def act(request, number: str):
         raise Http404("事件不存在")
     typed = "\n".join(request.POST.get(k, "") for k in ("note", "reason", "result", "comment", "into")
                       if request.POST.get(k, "").strip())
-    failed = {"action": action, "values": request.POST, "error": message, "conflict": status == 409,
+    failed = {"action": action, "values": request.POST, "error": message, "conflict": status == 409, "changed": changed,
               "label": policy.RULES[action].label, "text": typed}
     return render(request, "cases/detail.html", _detail_context(request, fresh, failed), status=status)
 

@@ -276,6 +276,7 @@ class DisputeEvent(models.Model):
     to_stage = models.CharField(max_length=12, blank=True)
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)  # the version this transition wrote (lib.workflow)
 
     class Meta:
         verbose_name = "纠纷日志"
@@ -437,6 +438,7 @@ class PetitionEvent(models.Model):
     to_state = models.CharField(max_length=14, blank=True)
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)  # the version this transition wrote (lib.workflow)
 
     class Meta:
         verbose_name = "信访日志"

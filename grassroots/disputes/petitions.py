@@ -35,7 +35,7 @@ from grassroots.disputes.services import (
     id_number,
     reveal_reason,
 )
-from grassroots.lib import privacy
+from grassroots.lib import privacy, workflow
 from grassroots.territory import directory
 from grassroots.territory.levels import Level
 
@@ -62,11 +62,23 @@ def limit(name: str) -> int:
 
 
 def _event(petition: Petition, actor: User | None, action: str, before: str, note: str = "", *, to_state: str = "",
-           **data) -> PetitionEvent:
+           at_version: int | None = None, **data) -> PetitionEvent:
     return PetitionEvent.objects.create(
         petition=petition, actor=actor, actor_name=actor.display_name if actor else "系统", action=action,
-        from_state=before, to_state=to_state or petition.state, note=note, data=data,
+        from_state=before, to_state=to_state or petition.state, note=note, data=data, version=at_version,
     )
+
+
+def _action_label(action: str) -> str:
+    rule = policy.PETITION_RULES.get(action)
+    return rule.label if rule else {"register": "登记", "close": "期满办结"}.get(action, action)
+
+
+FLOW = workflow.Flow(
+    model=Petition, state_field="state", event_model=PetitionEvent, event_fk="petition", event_from="from_state",
+    event_to="to_state", labels=dict(PetitionState.choices), action_label=_action_label, message=CONFLICT,
+    conflict=Conflict,
+)
 
 
 # --- clocks -------------------------------------------------------------------------------------
@@ -224,20 +236,25 @@ def register(actor: User, *, form: str, petitioner_name: str, title: str, conten
 # --- transitions --------------------------------------------------------------------------------
 
 
-def _may(petition: Petition, actor: User, action: str, version: int) -> None:
+def _may(petition: Petition, actor: User, action: str, version: int | None) -> None:
+    """lib.workflow's order: a stale version first (Conflict with what changed), then the permission."""
+    workflow.check_version(FLOW, petition, version)
     problem = policy.petition_refusal(actor, petition, action)
     if problem:
         raise NotAllowed(problem)
-    if version != petition.version:
-        raise Conflict(CONFLICT)
+
+
+def check(petition: Petition, actor: User, action: str, version: int | None) -> None:
+    """What pages and the API ask before running ACTION (the order of lib.workflow)."""
+    _may(petition, actor, action, version)
 
 
 def _transition(petition: Petition, actor: User | None, action: str, version: int, *, to_state: str | None = None,
                 note: str = "", changes: dict | None = None, data: dict | None = None, check: bool = True) -> Petition:
     if check:
         _may(petition, actor, action, version)
-    elif version != petition.version:
-        raise Conflict(CONFLICT)
+    else:
+        workflow.check_version(FLOW, petition, version)
     before = petition.state
     changes = dict(changes or {})
     if to_state:
@@ -247,10 +264,8 @@ def _transition(petition: Petition, actor: User | None, action: str, version: in
     petition.next_due_at = next_due(petition)
     changes.update(next_due_at=petition.next_due_at, updated_at=_now())
     with transaction.atomic():
-        if not Petition.objects.filter(pk=petition.pk, version=version).update(version=F("version") + 1, **changes):
-            raise Conflict(CONFLICT)
-        petition.version = version + 1
-        _event(petition, actor, action, before, note, **(data or {}))
+        workflow.compare_and_set(FLOW, petition, version, changes)
+        _event(petition, actor, action, before, note, at_version=petition.version, **(data or {}))
     return petition
 
 

@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from grassroots.accounts.models import User
@@ -40,7 +39,7 @@ from grassroots.disputes.models import (
     Stage,
 )
 from grassroots.disputes.notify import dispute_link, mediators_of, tell
-from grassroots.lib import privacy
+from grassroots.lib import privacy, workflow
 from grassroots.territory import directory
 from grassroots.territory.directory import ancestor_at
 from grassroots.territory.levels import LABELS, Level
@@ -62,7 +61,9 @@ class NotAllowed(DisputeError):
     status = 403
 
 
-class Conflict(DisputeError):
+class Conflict(DisputeError, workflow.Conflict):
+    """Someone changed the dispute (or petition) first; `details()` says what changed."""
+
     status = 409
 
 
@@ -100,10 +101,10 @@ def _actor_name(user: User | None) -> str:
 
 
 def _event(dispute: Dispute, actor: User | None, action: str, before: str, note: str = "", *, to_stage: str = "",
-           **data) -> DisputeEvent:
+           at_version: int | None = None, **data) -> DisputeEvent:
     return DisputeEvent.objects.create(
         dispute=dispute, actor=actor, actor_name=_actor_name(actor), action=action, from_stage=before,
-        to_stage=to_stage or dispute.stage, note=note, data=data,
+        to_stage=to_stage or dispute.stage, note=note, data=data, version=at_version,
     )
 
 
@@ -381,20 +382,36 @@ def convert_case(case, actor: User, *, kind: str, parties, title: str = "", risk
 # --- transitions --------------------------------------------------------------------------------
 
 
-def _may(dispute: Dispute, actor: User, action: str, version: int) -> None:
+def _action_label(action: str) -> str:
+    rule = policy.RULES.get(action)
+    return rule.label if rule else {"register": "登记", "escalate": "提级", "lapse": "司法确认期满"}.get(action, action)
+
+
+FLOW = workflow.Flow(
+    model=Dispute, state_field="stage", event_model=DisputeEvent, event_fk="dispute", event_from="from_stage",
+    event_to="to_stage", labels=dict(Stage.choices), action_label=_action_label, message=CONFLICT, conflict=Conflict,
+)
+
+
+def _may(dispute: Dispute, actor: User, action: str, version: int | None) -> None:
+    """lib.workflow's order: a stale version first (Conflict with what changed), then the permission."""
+    workflow.check_version(FLOW, dispute, version)
     problem = policy.refusal(actor, dispute, action)
     if problem:
         raise NotAllowed(problem)
-    if version != dispute.version:
-        raise Conflict(CONFLICT)
+
+
+def check(dispute: Dispute, actor: User, action: str, version: int | None) -> None:
+    """What pages and the API ask before running ACTION (the order of lib.workflow)."""
+    _may(dispute, actor, action, version)
 
 
 def _transition(dispute: Dispute, actor: User | None, action: str, version: int, *, to_stage: str | None = None,
                 note: str = "", data: dict | None = None, changes: dict | None = None, check: bool = True) -> Dispute:
     if check:
         _may(dispute, actor, action, version)
-    elif version != dispute.version:
-        raise Conflict(CONFLICT)
+    else:
+        workflow.check_version(FLOW, dispute, version)
     before = dispute.stage
     changes = dict(changes or {})
     if to_stage:
@@ -404,11 +421,8 @@ def _transition(dispute: Dispute, actor: User | None, action: str, version: int,
     dispute.next_due_at = next_due(dispute)
     changes.update(next_due_at=dispute.next_due_at, updated_at=_now())
     with transaction.atomic():
-        updated = Dispute.objects.filter(pk=dispute.pk, version=version).update(version=F("version") + 1, **changes)
-        if not updated:
-            raise Conflict(CONFLICT)
-        dispute.version = version + 1
-        _event(dispute, actor, action, before, note, **(data or {}))
+        workflow.compare_and_set(FLOW, dispute, version, changes)
+        _event(dispute, actor, action, before, note, at_version=dispute.version, **(data or {}))
     return dispute
 
 

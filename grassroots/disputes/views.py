@@ -36,7 +36,7 @@ from grassroots.disputes.models import (
     Source,
 )
 from grassroots.disputes.services import DisputeError
-from grassroots.lib import sheets
+from grassroots.lib import idempotency, sheets, workflow
 from grassroots.territory.levels import Level
 
 PAGE_SIZE = 50
@@ -144,6 +144,7 @@ def _register_values(post) -> dict:
 
 
 @login_required
+@idempotency.once_per_form("disputes.new")  # a double submit goes to the first record
 def new(request):
     user = request.user
     require(user, Action.REGISTER_DISPUTE, request)
@@ -313,15 +314,19 @@ def _act(request, number: str, *, kind: str, fetch, rules: dict, run, conflict: 
     if action not in rules:
         raise Http404("没有这个操作")
     try:
-        if request.POST.get("version") != str(obj.version):  # the page was out of date: say so first
-            raise services.Conflict(conflict)
+        try:
+            seen = int(request.POST.get("version", ""))
+        except ValueError:
+            seen = 0
+        # The page was out of date: say so first, with what changed (lib.workflow), never a 403.
+        workflow.check_version(petitions.FLOW if kind == "petition" else services.FLOW, obj, seen)
         done = run(action, obj, request.user, request.POST)
     except DisputeError as exc:
         if isinstance(exc, services.NotAllowed):
             audit_denial(request.user, request, f"{kind} refused: {exc.message}")
         fresh = fetch(request, number)
         failed = {"action": action, "error": exc.message, "conflict": isinstance(exc, services.Conflict),
-                  "label": rules[action].label, "values": request.POST}
+                  "changed": workflow.conflict_text(exc), "label": rules[action].label, "values": request.POST}
         return render(request, template, context(request, fresh, failed), status=exc.status)
     messages.success(request, done)
     return redirect(page, number=number)
@@ -480,6 +485,7 @@ def petition_list(request):
 
 
 @login_required
+@idempotency.once_per_form("disputes.petition_new")  # a double submit goes to the first record
 def petition_new(request):
     user = request.user
     require(user, Action.HANDLE_PETITION, request)

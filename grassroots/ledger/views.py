@@ -30,6 +30,7 @@ from grassroots.ledger.forms import (
     VisitForm,
 )
 from grassroots.ledger.models import Building, CareType, Person
+from grassroots.lib import idempotency
 from grassroots.lib.files import private_dir, write_private
 from grassroots.territory.levels import Level
 from grassroots.territory.queries import ancestors
@@ -139,6 +140,7 @@ def person_full(request, pk: int):
 
 @login_required
 @require_POST
+@idempotency.once_per_form("ledger.visit")
 def person_visit(request, pk: int):
     require(request.user, Action.RECORD_VISIT, request)
     person = queries.get_person(request.user, pk, request)
@@ -165,6 +167,7 @@ def person_visit(request, pk: int):
 
 @login_required
 @require_POST
+@idempotency.once_per_form("ledger.care")
 def person_care(request, pk: int):
     require(request.user, Action.ASSIGN_CARE, request)
     person = queries.get_person(request.user, pk, request)

@@ -29,8 +29,9 @@ The contract for a job
   and exits; a job that fails is logged and tried again when next due, the others carry on.
 
 Built in: expired sessions are removed hourly (Django's SessionStore.clear_expired(), a
-single DELETE … WHERE expire_date < now that any number of workers may run), and ended
-rate-limit windows every ten minutes (lib/ratelimit.purge, one DELETE … WHERE expires_at < now).
+single DELETE … WHERE expire_date < now that any number of workers may run), ended
+rate-limit windows every ten minutes (lib/ratelimit.purge, one DELETE … WHERE expires_at < now),
+and idempotency keys older than IDEMPOTENCY_KEEP_HOURS hourly (lib.idempotency.purge, likewise).
 """
 
 import logging
@@ -202,3 +203,10 @@ def purge_rate_counters() -> int:
     from grassroots.lib import ratelimit
 
     return ratelimit.purge()
+
+
+@job("lib.idempotency_purge", label="清理过期幂等键", every=3600)
+def purge_idempotency_keys() -> int:
+    from grassroots.lib import idempotency
+
+    return idempotency.purge()
