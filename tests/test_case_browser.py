@@ -2,8 +2,10 @@
 tapping a grid on the map; a street dispatcher finds the case in the worklist and dispatches it."""
 
 import os
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from grassroots.accounts.roles import Role
 from grassroots.cases import services
@@ -96,7 +98,7 @@ def test_dispatcher_sees_live_suggestions_while_typing(page, live_server, city):
     page.wait_for_selector("#suggestions [data-pick-matter]", timeout=60_000)
     chips = page.locator("#suggestions [data-pick-matter]")
     assert chips.count() == 3
-    page.wait_for_function(
-        "document.querySelector('#id_lead') && document.querySelector('#id_lead').value.startsWith('d:')")
+    # A locator wait, not wait_for_function: polling a string predicate is eval, which the CSP refuses.
+    expect(page.locator("#id_lead")).to_have_value(re.compile(r"^d:"))
     assert "由生态环境局主办" in page.locator("#route").inner_text()
     shot(page, "case-entry.png")

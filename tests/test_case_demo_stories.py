@@ -15,10 +15,12 @@ docs/cases.md ("演示：三个故事") gives the same clicks for a person to re
 """
 
 import os
+import re
 import struct
 import zlib
 
 import pytest
+from playwright.sync_api import expect
 
 from grassroots.accounts.models import AuditEvent
 from grassroots.generator.city import DEFAULT_PASSWORD, generate_city
@@ -142,7 +144,7 @@ def test_a_resident_reports_oily_smoke_and_sees_it_through(people, live_server, 
     resident.fill("#id_description", OILY_SMOKE)
     resident.wait_for_selector("#pick-map.ready")
     resident.click("#pick-locate")
-    resident.wait_for_function("document.querySelector('#pick-status').textContent.startsWith('已选位置')")
+    expect(resident.locator("#pick-status")).to_have_text(re.compile(r"^\s*已选位置"))
     resident.fill("#id_address", "3号楼")
     shot(resident, "story-a-report.png")
     resident.click("#report-form button[type=submit]")
@@ -216,7 +218,7 @@ def test_b_grid_worker_reports_with_a_photo_and_closes_on_the_spot(people, live_
     assert worker.locator("h1").inner_text() == "网格上报"
     worker.wait_for_selector("#pick-map.ready")
     worker.click("#pick-locate")
-    worker.wait_for_function("document.querySelector('#pick-status').textContent.startsWith('已选位置')")
+    expect(worker.locator("#pick-status")).to_have_text(re.compile(r"^\s*已选位置"))
     worker.fill("#id_description", STAIRWELL)
     worker.wait_for_selector("#suggest #suggestions")
     assert "楼道堆物" in worker.locator("#suggest #suggestions li").first.inner_text()
@@ -250,8 +252,8 @@ def test_c_a_wrong_dispatch_is_returned_and_arbitration_re_routes_it(people, liv
     dispatcher.fill("#id_reporter_phone", "13912345678")
     dispatcher.select_option("#id_region_code", GRID)
     dispatcher.fill("#id_description", HOTLINE)
-    dispatcher.wait_for_function(
-        f"document.querySelector('#id_lead') && document.querySelector('#id_lead').value === 'd:{city['shengtai'].pk}'")
+    # A locator wait, not wait_for_function: polling a string predicate is eval, which the CSP refuses.
+    expect(dispatcher.locator("#id_lead")).to_have_value(f"d:{city['shengtai'].pk}")
     assert "生态环境局" in dispatcher.locator("#route").inner_text()
     with dispatcher.expect_navigation():
         dispatcher.click("button[name=submit][value=dispatch]")
