@@ -136,7 +136,8 @@ def test_a_masked_id_number_cannot_be_rebuilt_from_what_is_stored_beside_it(city
     by_pk = {p.pk: privacy.plain_of(p.id_number) for p in Person.objects.all()}
     for row in rows:
         number = by_pk[row["id"]]
-        values = {str(v) for k, v in row.items()}
+        # Keys are row numbers: person 9506 or its household 9506 is no copy of a tail "9506".
+        values = {str(v) for k, v in row.items() if k != "id" and not k.endswith("_id")}
         assert not values & {number, number[-4:], number[-6:], privacy.mask_id(number)}
         assert not any(privacy.mask_id(number) in v or number in v for v in values)
 
