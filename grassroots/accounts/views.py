@@ -1,4 +1,3 @@
-import secrets
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from grassroots.accounts.forms import (
 from grassroots.accounts.models import AuditEvent, PhoneCode
 from grassroots.accounts.permissions import require, sees_everything
 from grassroots.accounts.roles import Action, Role
-from grassroots.lib.files import private_dir, write_private
+from grassroots.lib.files import keep_for, kept_for, private_dir
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -214,8 +213,7 @@ def account_import(request):
                 if result.written and result.generated:
                     folder = _passwords_dir()
                     _purge_old(folder)
-                    token = f"{request.user.pk}-{secrets.token_hex(12)}"
-                    write_private(folder / f"{token}.xlsx", workbooks.passwords_workbook(result))
+                    token = keep_for(request.user, folder, workbooks.passwords_workbook(result))
                     passwords_url = reverse("accounts:import_passwords", args=[token])
     status = 400 if (form.errors or refusal or (result and result.errors)) else 200
     return render(request, "accounts/import.html", {
@@ -227,9 +225,8 @@ def account_import(request):
 def account_import_passwords(request, token: str):
     """The temporary passwords of one of the caller's own imports, once: the file is deleted as it is sent."""
     require(request.user, Action.MANAGE_ACCOUNTS, request)
-    owner, _, rest = token.partition("-")
-    path = _passwords_dir() / f"{token}.xlsx"
-    if owner != str(request.user.pk) or not rest.isalnum() or not path.exists():
+    path = kept_for(request.user, _passwords_dir(), token)
+    if path is None:
         raise Http404("临时密码表不存在或已下载过")
     data = path.read_bytes()
     path.unlink(missing_ok=True)

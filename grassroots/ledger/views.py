@@ -2,7 +2,6 @@
 pages, the audited full view, visits and care groups, import and export, the access log and
 a resident's own record. Thin: services write, queries read and scope."""
 
-import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -31,7 +30,7 @@ from grassroots.ledger.forms import (
 )
 from grassroots.ledger.models import Building, CareType, Person
 from grassroots.lib import idempotency
-from grassroots.lib.files import private_dir, write_private
+from grassroots.lib.files import keep_for, kept_for, private_dir
 from grassroots.territory.levels import Level
 from grassroots.territory.queries import ancestors
 
@@ -331,8 +330,7 @@ def import_page(request):
                 refusal = str(exc)
             else:
                 if result.errors:
-                    token = f"{request.user.pk}-{secrets.token_hex(12)}"
-                    write_private(_error_dir() / f"{token}.xlsx", result.error_workbook())
+                    token = keep_for(request.user, _error_dir(), result.error_workbook())
                     error_url = reverse("ledger:import_errors", args=[token])
     status = 400 if (form.errors or refusal or (result and result.errors and not result.written)) else 200
     return render(request, "ledger/import.html", {
@@ -345,9 +343,8 @@ def import_page(request):
 def import_errors(request, token: str):
     """The error workbook of one of the caller's own imports."""
     require(request.user, Action.IMPORT_LEDGER, request)
-    owner, _, rest = token.partition("-")
-    path = _error_dir() / f"{token}.xlsx"
-    if owner != str(request.user.pk) or not rest.isalnum() or not path.exists():
+    path = kept_for(request.user, _error_dir(), token)
+    if path is None:
         raise Http404("错误工作簿不存在或已过期")
     return FileResponse(path.open("rb"), as_attachment=True, filename="导入错误.xlsx", content_type=XLSX)
 

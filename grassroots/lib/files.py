@@ -11,6 +11,7 @@ Two layers:
 """
 
 import os
+import secrets
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -51,6 +52,24 @@ def write_private(path: str | os.PathLike, data: bytes) -> Path:
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     make_private(path)  # an existing file keeps its mode through O_TRUNC
+    return path
+
+
+def keep_for(user, folder: str | os.PathLike, data: bytes, suffix: str = ".xlsx") -> str:
+    """Keep DATA as an owner-only file in FOLDER that only USER may fetch back (an import's error
+    workbook, its temporary passwords); returns the token that names it in a download link."""
+    token = f"{user.pk}-{secrets.token_hex(12)}"
+    write_private(private_dir(folder) / f"{token}{suffix}", data)
+    return token
+
+
+def kept_for(user, folder: str | os.PathLike, token: str, suffix: str = ".xlsx") -> Path | None:
+    """The file `keep_for` kept for USER under TOKEN; None when the token is malformed, names another
+    account's file, or the file is gone."""
+    owner, _, rest = token.partition("-")
+    path = Path(folder) / f"{token}{suffix}"
+    if owner != str(user.pk) or not rest.isalnum() or not path.exists():
+        return None
     return path
 
 
